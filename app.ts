@@ -1,0 +1,48 @@
+// The chat service as a Fastify plugin. Standalone: see server.ts. Mounted:
+//   host.register(chat, { prefix: '/chat', jwtSecret: '...' })
+import { join } from 'node:path'
+import autoload from '@fastify/autoload'
+import sensible from '@fastify/sensible'
+import websocket from '@fastify/websocket'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyPluginOptions } from 'fastify'
+import type { Authorize } from './lib/access.js'
+import type { Settings } from './lib/settings.js'
+import { MESSAGE_BODY_LIMIT } from './lib/schemas.js'
+import settings from './plugins/settings.js'
+import mongo from './plugins/mongo.js'
+import auth from './plugins/auth.js'
+import hub from './plugins/hub.js'
+import messages from './plugins/messages.js'
+import { replyNotFound, replyWithError } from './plugins/error-replies.js'
+
+export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
+  /** Replaces the seed's access rule (id or group equals the channel) for REST and WebSocket alike. */
+  authorize?: Authorize
+}
+
+export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
+  await app.register(settings, options)
+  if (!app.hasDecorator('httpErrors')) await app.register(sensible)
+  if (!app.hasDecorator('websocketServer')) {
+    await app.register(websocket, { options: { maxPayload: MESSAGE_BODY_LIMIT } })
+  }
+  await app.register(mongo)
+  await app.register(auth, options)
+  await app.register(hub)
+  await app.register(messages)
+
+  // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setErrorHandler(replyWithError)
+  // Standalone, server.ts owns the root 404; mounted, the host owns its own.
+  if (app.prefix !== '') app.setNotFoundHandler(replyNotFound)
+
+  // Only the service's own (empty) options go down: the host's prefix is already applied.
+  await app.register(autoload, { dir: join(import.meta.dirname, 'routes'), options: {} })
+}
+
+export { chat }
+export type { Claims, Authorize } from './lib/access.js'
+export type { Settings } from './lib/settings.js'
+export type { ChatMessage } from './lib/message.js'

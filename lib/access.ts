@@ -1,0 +1,29 @@
+/** The claims the service reads from a verified JWT. */
+export interface Claims {
+  id: string
+  groups: string[]
+}
+
+/** Decides whether a user may read and write a channel. Replaceable by the `authorize` plugin option. */
+export type Authorize = (claims: Claims, channel: string) => boolean | Promise<boolean>
+
+/** The seed's rule: exact string equality with the user's id or one of their groups. */
+export function canAccessChannel (claims: Claims, channel: string): boolean {
+  return claims.id === channel || claims.groups.includes(channel)
+}
+
+/** Which messages of a channel a user may read: all of them with access, otherwise their own. */
+export function historyScope (claims: Claims, channel: string, hasAccess: boolean): { channel: string, sender?: string } {
+  return hasAccess ? { channel } : { channel, sender: claims.id }
+}
+
+/** Narrows a decoded JWT payload to Claims, or explains why it cannot. */
+export function readClaims (payload: unknown): Claims | string {
+  if (typeof payload !== 'object' || payload === null) return 'payload is not an object'
+  const { id, groups } = payload as Record<string, unknown>
+  if (typeof id !== 'string' || id.length === 0) return 'claim "id" must be a non-empty string'
+  if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) {
+    return 'claim "groups" must be an array of strings'
+  }
+  return { id, groups }
+}

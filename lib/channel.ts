@@ -1,0 +1,11 @@
+// Channel ids are user ids or group ids. They are matched by exact string
+// equality; this pattern only keeps out ids that look like query operators
+// ("$where"), paths ("../x", "a/b") or control characters.
+export const CHANNEL_ID_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.:@+=|-]{0,127}$'
+export const CHANNEL_ID_MAX_LENGTH = 128
+
+const channelIdRegExp = new RegExp(CHANNEL_ID_PATTERN)
+
+export function isValidChannelId (value: string): boolean {
+  return channelIdRegExp.test(value)
+}

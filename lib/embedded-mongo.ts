@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+export interface EmbeddedMongo {
+  uri: string
+  stop (): Promise<void>
+}
+
+const packageName = '@jongodb/memory-server-bin-linux-x64-gnu'
+
+/** Path of the jongodb binary, a MongoDB-wire-compatible in-memory server shipped on npm. */
+export function jongodbBinary (): string {
+  try {
+    const manifest = createRequire(import.meta.url).resolve(`${packageName}/package.json`)
+    return join(dirname(manifest), 'bin', 'jongodb')
+  } catch {
+    throw new Error(`No MONGO_URI is set and ${packageName} is not installed (it exists for linux-x64 glibc only): set MONGO_URI to a MongoDB server`)
+  }
+}
+
+/**
+ * Starts jongodb on a free port of 127.0.0.1 and resolves once it accepts connections.
+ * It keeps data in memory only and has no change streams or capped collections.
+ */
+export async function startEmbeddedMongo (port = 0, startTimeoutMs = 30_000): Promise<EmbeddedMongo> {
+  const child = spawn(jongodbBinary(), ['--host=127.0.0.1', `--port=${port}`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const uri = await announcedUri(child, startTimeoutMs)
+  return { uri, stop: () => stopChild(child) }
+}
+
+function announcedUri (child: ChildProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! })
+    const fail = (error: Error): void => {
+      clearTimeout(timer)
+      lines.close()
+      child.kill('SIGKILL')
+      reject(error)
+    }
+    const timer = setTimeout(() => fail(new Error(`jongodb did not start within ${timeoutMs} ms`)), timeoutMs)
+    child.once('error', fail)
+    child.once('exit', (code) => fail(new Error(`jongodb exited with code ${code} before it started`)))
+    lines.on('line', (line) => {
+      const match = /^JONGODB_URI=mongodb:\/\/([^/]+)\//.exec(line)
+      if (match === null) return
+      clearTimeout(timer)
+      child.removeAllListeners('exit')
+      child.removeListener('error', fail)
+      // Keep reading so a chatty server never blocks on a full pipe.
+      lines.removeAllListeners('line')
+      lines.on('line', () => {})
+      resolve(`mongodb://${match[1]}/?directConnection=true`)
+    })
+  })
+}
+
+function stopChild (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+    setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
+  })
+}

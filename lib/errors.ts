@@ -1,0 +1,19 @@
+// Every error the service answers with, by code. Fastify serializes them as
+// { statusCode, code, error, message }, the one JSON shape of every 4xx/5xx.
+import createError from '@fastify/error'
+
+export const Unauthorized = createError<[string]>('CHAT_UNAUTHORIZED', 'Invalid or missing token: %s', 401)
+export const Forbidden = createError<[string]>('CHAT_FORBIDDEN', 'No access to channel %s', 403)
+export const InvalidMessage = createError<[string]>('CHAT_INVALID_MESSAGE', 'Invalid message: %s', 400)
+export const InvalidCountsRequest = createError<[string]>('CHAT_INVALID_COUNTS_REQUEST', 'Invalid counts request: %s', 400)
+export const BodyTooLarge = createError<[number]>('CHAT_BODY_TOO_LARGE', 'Request body is larger than %s bytes', 413)
+export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
+export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
+
+/** The JSON body of an error, as sent over HTTP and inside WebSocket error frames. */
+export interface ErrorBody {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+}

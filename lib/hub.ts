@@ -1,0 +1,64 @@
+/** Anything that can receive a serialized message: a local WebSocket, in practice. */
+export interface Subscriber {
+  deliver (frame: Buffer): void
+  close (code: number, reason: string): void
+}
+
+export interface HubEvents {
+  /** The first local subscriber of a channel joined. */
+  onChannelOpened?: (channel: string) => void
+  /** The last local subscriber of a channel left. */
+  onChannelClosed?: (channel: string) => void
+}
+
+/** Local channel membership and fan-out. The frame is serialized once by the caller, never per subscriber. */
+export class Hub {
+  readonly #channels = new Map<string, Set<Subscriber>>()
+  readonly #events: HubEvents
+
+  constructor (events: HubEvents = {}) {
+    this.#events = events
+  }
+
+  join (channel: string, subscriber: Subscriber): void {
+    let subscribers = this.#channels.get(channel)
+    if (subscribers === undefined) {
+      subscribers = new Set()
+      this.#channels.set(channel, subscribers)
+      this.#events.onChannelOpened?.(channel)
+    }
+    subscribers.add(subscriber)
+  }
+
+  leave (channel: string, subscriber: Subscriber): void {
+    const subscribers = this.#channels.get(channel)
+    if (subscribers === undefined || !subscribers.delete(subscriber)) return
+    if (subscribers.size === 0) {
+      this.#channels.delete(channel)
+      this.#events.onChannelClosed?.(channel)
+    }
+  }
+
+  /** Delivers the frame to every local subscriber of the channel and returns how many there were. */
+  broadcast (channel: string, frame: Buffer): number {
+    const subscribers = this.#channels.get(channel)
+    if (subscribers === undefined) return 0
+    for (const subscriber of subscribers) subscriber.deliver(frame)
+    return subscribers.size
+  }
+
+  count (channel: string): number {
+    return this.#channels.get(channel)?.size ?? 0
+  }
+
+  /** Per-channel subscriber counts of every channel that has local subscribers. */
+  counts (): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const [channel, subscribers] of this.#channels) counts.set(channel, subscribers.size)
+    return counts
+  }
+
+  subscribers (): IterableIterator<Subscriber> {
+    return new Set([...this.#channels.values()].flatMap((set) => [...set])).values()
+  }
+}

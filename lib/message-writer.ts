@@ -1,0 +1,141 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import pRetry from 'p-retry'
+import type { MessageDocument } from './message.js'
+
+export interface WriterLogger {
+  warn (object: object, message: string): void
+  error (object: object, message: string): void
+}
+
+export interface MessageWriterOptions {
+  /** Stores a batch idempotently (a repeated document must not be stored twice). */
+  insert: (batch: MessageDocument[]) => Promise<void>
+  /** Retries of one batch after its first failed attempt, with exponential backoff. */
+  retryAttempts: number
+  batchSize: number
+  /** How long a batch that is not full yet waits for more messages. */
+  batchWindowMs: number
+  /** Unwritten messages held at most; beyond it `enqueue` refuses. */
+  maxQueue: number
+  retryMinDelayMs: number
+  retryMaxDelayMs: number
+  log: WriterLogger
+  /**
+   * Takes a batch whose retries ran out, durably, so the writer can drop it from memory.
+   * Without it, or when it fails, the batch stays at the head of the queue and is tried again.
+   */
+  onRetriesExhausted?: (batch: MessageDocument[]) => Promise<void>
+}
+
+/**
+ * Writes accepted messages to MongoDB in the background, in batches, one batch at a time.
+ * A message stays counted in `depth` until it is stored, so the queue cap bounds memory honestly.
+ */
+export class MessageWriter {
+  readonly #options: MessageWriterOptions
+  readonly #queue: MessageDocument[] = []
+  readonly #stop = new AbortController()
+  #running: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #accepting = true
+
+  constructor (options: MessageWriterOptions) {
+    this.#options = options
+  }
+
+  get depth (): number {
+    return this.#queue.length
+  }
+
+  get accepting (): boolean {
+    return this.#accepting
+  }
+
+  get full (): boolean {
+    return this.#queue.length >= this.#options.maxQueue
+  }
+
+  /** Queues a message for writing; false when the writer is closing or the queue is full. */
+  enqueue (document: MessageDocument): boolean {
+    if (!this.#accepting || this.full) return false
+    this.#queue.push(document)
+    this.#schedule()
+    return true
+  }
+
+  /** Resolves once every queued message has been handled. */
+  async drained (): Promise<void> {
+    while (!this.#stop.signal.aborted && (this.#queue.length > 0 || this.#running !== undefined || this.#timer !== undefined)) {
+      this.#startNow()
+      await this.#running
+    }
+  }
+
+  /**
+   * Refuses new messages, writes what is queued until the deadline, then gives up and
+   * returns what is still unwritten (the caller keeps it durable).
+   */
+  async close (deadlineMs: number): Promise<MessageDocument[]> {
+    this.#accepting = false
+    const deadline = sleep(deadlineMs, 'deadline' as const, { ref: false })
+    const outcome = await Promise.race([this.drained().then(() => 'drained' as const), deadline])
+    if (outcome === 'deadline') {
+      this.#stop.abort()
+      await this.#running
+    }
+    return this.#queue.splice(0)
+  }
+
+  #schedule (): void {
+    if (this.#running !== undefined) return
+    if (this.#queue.length >= this.#options.batchSize) {
+      this.#startNow()
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#startNow(), this.#options.batchWindowMs)
+    }
+  }
+
+  #startNow (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#running !== undefined || this.#queue.length === 0) return
+    this.#running = this.#writeAll().finally(() => { this.#running = undefined })
+  }
+
+  async #writeAll (): Promise<void> {
+    while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
+      const batch = this.#queue.slice(0, this.#options.batchSize)
+      if (await this.#writeBatch(batch)) this.#queue.splice(0, batch.length)
+    }
+  }
+
+  /** True when the batch is stored or durably handed off; false when it must stay queued. */
+  async #writeBatch (batch: MessageDocument[]): Promise<boolean> {
+    const { insert, retryAttempts, retryMinDelayMs, retryMaxDelayMs, log, onRetriesExhausted } = this.#options
+    try {
+      await pRetry(() => insert(batch), {
+        retries: retryAttempts,
+        minTimeout: retryMinDelayMs,
+        maxTimeout: retryMaxDelayMs,
+        signal: this.#stop.signal,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          log.warn({ err: error, attemptNumber, retriesLeft, batchSize: batch.length }, 'message batch write failed')
+        }
+      })
+      return true
+    } catch (error) {
+      if (this.#stop.signal.aborted) return false
+      log.error({ err: error, batchSize: batch.length }, 'message batch write retries exhausted')
+    }
+    if (onRetriesExhausted !== undefined) {
+      try {
+        await onRetriesExhausted(batch)
+        return true
+      } catch (error) {
+        log.error({ err: error, batchSize: batch.length }, 'could not hand off an unwritten batch')
+      }
+    }
+    await sleep(retryMaxDelayMs, undefined, { signal: this.#stop.signal }).catch(() => {})
+    return false
+  }
+}

@@ -1,0 +1,43 @@
+import { Type, type Static } from 'typebox'
+
+/**
+ * Every setting of the service, in one schema. A plugin option wins; otherwise the
+ * environment variable of the same name in SCREAMING_SNAKE_CASE (mongoUri -> MONGO_URI).
+ */
+export const SettingsSchema = Type.Object({
+  mongoUri: Type.Optional(Type.String({ minLength: 1, description: 'MongoDB connection string; unset starts an embedded in-memory server' })),
+  mongoDb: Type.String({ minLength: 1, default: 'chatdb' }),
+  mongoCollection: Type.String({ minLength: 1, default: 'messages' }),
+  retryAttempts: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  jwtSecret: Type.Optional(Type.String({ minLength: 1 })),
+  jwtInsecureSkipVerify: Type.Boolean({ default: false, description: "The seed's parse-only mode: tokens are decoded, not verified" }),
+  writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+  writeBatchWindowMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 5 }),
+  writeQueueMax: Type.Integer({ minimum: 1, default: 100_000 }),
+  writeRetryMinDelayMs: Type.Integer({ minimum: 1, default: 100 }),
+  writeRetryMaxDelayMs: Type.Integer({ minimum: 1, default: 5_000 }),
+  shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
+  logLevel: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
+    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
+  ], { default: 'info' })
+})
+
+export type Settings = Static<typeof SettingsSchema>
+export type SettingName = keyof Settings
+
+export function envName (setting: string): string {
+  return setting.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()
+}
+
+/** Plugin options over environment variables, still unvalidated. */
+export function rawSettings (options: Partial<Record<string, unknown>>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const raw: Record<string, unknown> = {}
+  for (const name of Object.keys(SettingsSchema.properties)) {
+    const value = options[name] ?? env[envName(name)]
+    if (value !== undefined && value !== '') raw[name] = value
+  }
+  return raw
+}

@@ -1,0 +1,28 @@
+// The one JSON error shape of the service, for HTTP replies and WebSocket error frames.
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { NotFound, type ErrorBody } from '../lib/errors.js'
+
+const RETRY_AFTER_SECONDS = '5'
+
+export function toErrorBody (error: Partial<FastifyError> & Error): ErrorBody {
+  const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+  const exposed = statusCode < 500 || error.code?.startsWith('CHAT_') === true
+  return {
+    statusCode,
+    code: exposed ? error.code ?? 'CHAT_BAD_REQUEST' : 'CHAT_INTERNAL_ERROR',
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    message: exposed ? error.message : 'Internal Server Error'
+  }
+}
+
+export function replyWithError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorBody(error)
+  if (body.code === 'CHAT_INTERNAL_ERROR') request.log.error({ err: error }, 'request failed')
+  if (body.statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
+  reply.code(body.statusCode).send(body)
+}
+
+export function replyNotFound (request: FastifyRequest, reply: FastifyReply): void {
+  replyWithError(new NotFound(request.method, request.url.split('?')[0]), request, reply)
+}

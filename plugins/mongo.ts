@@ -1,0 +1,52 @@
+// Decorates `mongo.chat` (via @fastify/mongodb) with an unconnected MongoClient, so start-up
+// survives a database that is down, and `chatStore`, the message collection. Without a
+// MONGO_URI it starts the embedded in-memory server first.
+import fastifyMongo from '@fastify/mongodb'
+import fp from 'fastify-plugin'
+import { MongoClient } from 'mongodb'
+import pRetry from 'p-retry'
+import type { FastifyInstance } from 'fastify'
+import { startEmbeddedMongo } from '../lib/embedded-mongo.js'
+import { MessageStore } from '../lib/message-store.js'
+import type { MessageDocument } from '../lib/message.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chatStore: MessageStore
+  }
+}
+
+async function mongo (app: FastifyInstance): Promise<void> {
+  const { mongoDb, mongoCollection } = app.chatSettings
+  const uri = app.chatSettings.mongoUri ?? await embeddedUri(app)
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000 })
+  app.addHook('onClose', () => client.close())
+  await app.register(fastifyMongo, { client, database: mongoDb, name: 'chat' })
+
+  const store = new MessageStore(client.db(mongoDb).collection<MessageDocument>(mongoCollection))
+  app.decorate('chatStore', store)
+  createIndexesInBackground(app, store)
+}
+
+async function embeddedUri (app: FastifyInstance): Promise<string> {
+  const embedded = await startEmbeddedMongo()
+  app.addHook('onClose', () => embedded.stop())
+  app.log.warn({ uri: embedded.uri }, 'MONGO_URI is not set: started an embedded in-memory MongoDB-compatible server (jongodb); messages are lost when the service stops')
+  return embedded.uri
+}
+
+function createIndexesInBackground (app: FastifyInstance, store: MessageStore): void {
+  const stop = new AbortController()
+  app.addHook('onClose', async () => stop.abort())
+  pRetry(() => store.ensureIndexes(), {
+    retries: Number.POSITIVE_INFINITY,
+    maxTimeout: 10_000,
+    signal: stop.signal,
+    onFailedAttempt: ({ error }) => app.log.warn({ err: error }, 'creating message indexes failed; retrying')
+  }).then(
+    () => app.log.info('message indexes are in place'),
+    () => {}
+  )
+}
+
+export default fp(mongo, { name: 'chat-mongo', dependencies: ['chat-settings'] })

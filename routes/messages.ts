@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { historyScope } from '../lib/access.js'
+import { requestedChannels } from '../lib/counts-request.js'
+import { readBody } from '../lib/read-body.js'
+import {
+  ChannelId, ErrorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
+  MESSAGE_BODY_LIMIT, SendMessageBody
+} from '../lib/schemas.js'
+import { claimsOf } from '../plugins/auth.js'
+
+const COUNTS_BODY_LIMIT = 64 * 1024
+
+const ChannelParams = Type.Object({ channel_id: ChannelId })
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503: ErrorResponse }
+
+const messages: FastifyPluginAsyncTypebox = async (app) => {
+  const requireChannelAccess = app.chatRequireAccess((request) => (request.params as { channel_id: string }).channel_id)
+
+  app.post('/api/messages/:channel_id', {
+    bodyLimit: MESSAGE_BODY_LIMIT,
+    schema: { params: ChannelParams, body: SendMessageBody, response: { 201: Message, ...errors } },
+    preHandler: [app.chatAuthenticate, requireChannelAccess]
+  }, async (request, reply) => {
+    const message = app.chatMessages.send(request.params.channel_id, claimsOf(request).id, request.body.content)
+    return reply.code(201).send(message)
+  })
+
+  app.get('/api/messages/:channel_id', {
+    schema: {
+      params: ChannelParams,
+      querystring: Type.Object({
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_MAX_LIMIT })),
+        before: Type.Optional(MessageId)
+      }),
+      response: { 200: Type.Array(Message), ...errors }
+    },
+    preHandler: app.chatAuthenticate
+  }, async (request) => {
+    const claims = claimsOf(request)
+    const channel = request.params.channel_id
+    const hasAccess = await app.chatAuthorize(claims, channel)
+    return app.chatMessages.history({
+      scope: historyScope(claims, channel, hasAccess),
+      limit: request.query.limit ?? HISTORY_DEFAULT_LIMIT,
+      before: request.query.before
+    })
+  })
+
+  // GET with a JSON body, as the seed documents it: Fastify does not parse GET bodies, so read it here.
+  app.get('/api/messages/counts', {
+    schema: {
+      querystring: Type.Object({ channels: Type.Optional(Type.String()) }),
+      response: { 200: Type.Record(Type.String(), Type.Integer()), 400: ErrorResponse, 413: ErrorResponse }
+    }
+  }, async (request) => {
+    const body = await readBody(request.raw, COUNTS_BODY_LIMIT)
+    const channels = requestedChannels(request.query.channels, body)
+    return Object.fromEntries(channels.map((channel) => [channel, app.chatHub.count(channel)]))
+  })
+}
+
+export default messages
