@@ -23,18 +23,21 @@ export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
 
 export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
   await app.register(settings, options)
+  // Before @fastify/websocket, so that on close the hub's 1001 reaches clients first.
+  await app.register(hub)
   if (!app.hasDecorator('httpErrors')) await app.register(sensible)
   if (!app.hasDecorator('websocketServer')) {
     await app.register(websocket, { options: { maxPayload: MESSAGE_BODY_LIMIT } })
   }
   await app.register(mongo)
   await app.register(auth, options)
-  await app.register(hub)
   await app.register(messages)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   app.setErrorHandler(replyWithError)
+  // Bodies are JSON only; Fastify's built-in text/plain parser would turn a 415 into a 400.
+  app.removeContentTypeParser('text/plain')
   // Standalone, server.ts owns the root 404; mounted, the host owns its own.
   if (app.prefix !== '') app.setNotFoundHandler(replyNotFound)
 

@@ -5,6 +5,11 @@ import { NotFound, type ErrorBody } from '../lib/errors.js'
 
 const RETRY_AFTER_SECONDS = '5'
 
+/** Fastify's own messages, where they do not say what the client should change. */
+const clearerMessages: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Content-Type must be application/json'
+}
+
 export function toErrorBody (error: Partial<FastifyError> & Error): ErrorBody {
   const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
   const exposed = statusCode < 500 || error.code?.startsWith('CHAT_') === true
@@ -12,7 +17,7 @@ export function toErrorBody (error: Partial<FastifyError> & Error): ErrorBody {
     statusCode,
     code: exposed ? error.code ?? 'CHAT_BAD_REQUEST' : 'CHAT_INTERNAL_ERROR',
     error: STATUS_CODES[statusCode] ?? 'Error',
-    message: exposed ? error.message : 'Internal Server Error'
+    message: exposed ? clearerMessages[error.code ?? ''] ?? error.message : 'Internal Server Error'
   }
 }
 

@@ -1,0 +1,172 @@
+// Builds the real service, mounted in a host app under /chat, listening on a real port,
+// against a real jongodb process (or TEST_MONGO_URI), and gives real HTTP and WS clients.
+import { randomUUID } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { createSigner } from 'fast-jwt'
+import { MongoClient } from 'mongodb'
+import WebSocket from 'ws'
+import chat, { type ChatOptions } from '../app.js'
+import { startEmbeddedMongo, type EmbeddedMongo } from '../lib/embedded-mongo.js'
+
+// tap runs TypeScript through a loader @fastify/autoload does not detect by itself.
+process.env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'
+
+type Test = { teardown (fn: () => unknown): void }
+
+export const SECRET = 'test-secret-that-is-long-enough-for-hs256'
+
+export function token (claims: object, options: { secret?: string, expiresIn?: number } = {}): string {
+  const sign = createSigner({ key: options.secret ?? SECRET, algorithm: 'HS256', expiresIn: options.expiresIn })
+  return sign({ ...claims })
+}
+
+/** A MongoDB for one test file: a fresh jongodb process, or a fresh database on TEST_MONGO_URI. */
+export async function startMongo (t: Test): Promise<{ uri: string, db: string, server?: EmbeddedMongo }> {
+  const db = `chat_test_${randomUUID().slice(0, 8)}`
+  if (process.env.TEST_MONGO_URI) return { uri: process.env.TEST_MONGO_URI, db }
+  const server = await startEmbeddedMongo()
+  t.teardown(() => server.stop())
+  return { uri: server.uri, db, server }
+}
+
+export interface Service {
+  host: FastifyInstance
+  base: string
+  ws: string
+  mongo: MongoClient
+  collection: ReturnType<ReturnType<MongoClient['db']>['collection']>
+}
+
+/** A host app with a route of its own and the chat service under /chat, listening on 127.0.0.1. */
+export async function buildService (t: Test, options: ChatOptions = {}, mongo?: { uri: string, db: string }): Promise<Service> {
+  const database = mongo ?? await startMongo(t)
+  const host = Fastify({ logger: false })
+  host.get('/host-route', async () => ({ host: true }))
+  await host.register(chat, {
+    prefix: '/chat',
+    mongoUri: database.uri,
+    mongoDb: database.db,
+    jwtSecret: SECRET,
+    writeRetryMinDelayMs: 20,
+    writeRetryMaxDelayMs: 200,
+    shutdownTimeoutMs: 2_000,
+    ...options
+  })
+  await host.listen({ port: 0, host: '127.0.0.1' })
+  const client = new MongoClient(database.uri)
+  t.teardown(async () => {
+    await host.close()
+    await client.close()
+  })
+  const { port } = host.server.address() as { port: number }
+  return {
+    host,
+    base: `http://127.0.0.1:${port}/chat`,
+    ws: `ws://127.0.0.1:${port}/chat/ws`,
+    mongo: client,
+    collection: client.db(database.db).collection(options.mongoCollection ?? 'messages')
+  }
+}
+
+export function bearer (claims: object): Record<string, string> {
+  return { authorization: `Bearer ${token(claims)}` }
+}
+
+export async function post (url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any, headers: Headers }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body)
+  })
+  return { status: response.status, body: await response.json(), headers: response.headers }
+}
+
+export async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> {
+  const response = await fetch(url, { headers })
+  return { status: response.status, body: await response.json() }
+}
+
+/** A WebSocket client that queues every frame it receives, listening before the socket opens. */
+export class Client {
+  readonly socket: WebSocket
+  readonly frames: any[] = []
+  readonly #waiters: Array<() => void> = []
+  closed: Promise<{ code: number, reason: string }>
+
+  constructor (url: string, options: WebSocket.ClientOptions & { protocols?: string[] } = {}) {
+    this.socket = new WebSocket(url, options.protocols, options)
+    this.socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()))
+      this.#waiters.splice(0).forEach((wake) => wake())
+    })
+    this.closed = new Promise((resolve) => this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  }
+
+  static async open (url: string, options: WebSocket.ClientOptions & { protocols?: string[] } = {}): Promise<Client> {
+    const client = new Client(url, options)
+    await new Promise<void>((resolve, reject) => {
+      client.socket.once('open', () => resolve())
+      client.socket.once('error', reject)
+    })
+    return client
+  }
+
+  /** Resolves with the first `count` frames once they have arrived. */
+  async receive (count: number, timeoutMs = 5_000): Promise<any[]> {
+    const deadline = Date.now() + timeoutMs
+    while (this.frames.length < count) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`expected ${count} frames, got ${this.frames.length}: ${JSON.stringify(this.frames)}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+    return this.frames.slice(0, count)
+  }
+
+  send (frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  close (): Promise<{ code: number, reason: string }> {
+    this.socket.close()
+    return this.closed
+  }
+}
+
+/** Opens a WebSocket for a user on a channel and tells the HTTP status when the upgrade is refused. */
+export function upgradeStatus (url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers })
+    socket.on('open', () => { socket.close(); resolve(101) })
+    socket.on('unexpected-response', (_request, response) => { resolve(response.statusCode ?? 0); socket.terminate() })
+    socket.on('error', (error) => { if (!/Unexpected server response/.test(error.message)) reject(error) })
+  })
+}
+
+/** Waits until the check passes, polling; fails with the last value after the timeout. */
+export async function eventually<T> (read: () => Promise<T> | T, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await read()
+    if (check(value)) return value
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** A GET with a body, as the seed's counts endpoint takes it (fetch refuses to send one). */
+export function getWithBody (url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number, body: any }> {
+  return new Promise((resolve, reject) => {
+    const length = headers['transfer-encoding'] === undefined ? { 'content-length': Buffer.byteLength(body) } : {}
+    const request = httpRequest(url, { method: 'GET', headers: { ...headers, ...length } }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }))
+    })
+    request.on('error', reject)
+    request.end(body)
+  })
+}
