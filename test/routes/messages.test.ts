@@ -2,7 +2,6 @@ import t from 'tap'
 import { bearer, buildService, eventually, get, post } from '../helper.js'
 
 const alice = { id: 'alice', groups: ['team'] }
-const bob = { id: 'bob', groups: ['team'] }
 const carol = { id: 'carol', groups: [] }
 
 t.test('REST messages through a real socket, mounted under /chat', async (t) => {

@@ -61,7 +61,7 @@ t.test('a bad frame gets an error frame; the connection and the service live on'
     [JSON.stringify({ content: 'x'.repeat(4097) }), /content/],
     [Buffer.from([1, 2, 3]), /text/]
   ]
-  for (const [frame, message] of badFrames) {
+  for (const [frame] of badFrames) {
     if (Buffer.isBuffer(frame)) client.socket.send(frame, { binary: true })
     else client.send(frame)
   }

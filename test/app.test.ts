@@ -1,0 +1,93 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import Fastify from 'fastify'
+import websocket from '@fastify/websocket'
+import sensible from '@fastify/sensible'
+import chat from '../app.js'
+import { envName, rawSettings } from '../lib/settings.js'
+import { bearer, Client, get, post, SECRET, startMongo } from './helper.js'
+
+t.test('settings: plugin options win over env; env names are derived', async (t) => {
+  t.equal(envName('retryAttempts'), 'RETRY_ATTEMPTS')
+  t.equal(envName('mongoUri'), 'MONGO_URI')
+  t.same(rawSettings({ retryAttempts: 2 }, { RETRY_ATTEMPTS: '9', MONGO_DB: 'fromenv', PORT: '' }), { retryAttempts: 2, mongoDb: 'fromenv' })
+})
+
+t.test('a bad setting stops start-up with a clear error', async (t) => {
+  const mongo = await startMongo(t)
+  const cases: Array<[object, RegExp]> = [
+    [{ retryAttempts: 'many' }, /RETRY_ATTEMPTS \(option retryAttempts\) must be integer/],
+    [{ retryAttempts: -1 }, /RETRY_ATTEMPTS/],
+    [{ writeBatchSize: 0 }, /WRITE_BATCH_SIZE/],
+    [{ jwtSecret: undefined }, /JWT_SECRET \(option jwtSecret\) is required/]
+  ]
+  for (const [options, message] of cases) {
+    const app = Fastify()
+    app.register(chat, { mongoUri: mongo.uri, jwtSecret: SECRET, ...options })
+    await t.rejects(async () => { await app.ready() }, message)
+    await app.close()
+  }
+})
+
+t.test('env is the fallback for plugin options', async (t) => {
+  const mongo = await startMongo(t)
+  const saved = { ...process.env }
+  t.teardown(() => { process.env = saved })
+  Object.assign(process.env, { JWT_SECRET: 'from-env-secret', MONGO_URI: mongo.uri, MONGO_DB: mongo.db, MONGO_COLLECTION: 'from_env' })
+  const app = Fastify()
+  await app.register(chat)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  const { token } = await import('./helper.js')
+  const response = await post(`http://127.0.0.1:${port}/api/messages/u`, { content: 'x' }, { authorization: `Bearer ${token({ id: 'u', groups: [] }, { secret: 'from-env-secret' })}` })
+  t.equal(response.status, 201)
+})
+
+t.test('mounted beside a host that already registered @fastify/websocket and @fastify/sensible', async (t) => {
+  const mongo = await startMongo(t)
+  const host = Fastify()
+  await host.register(websocket)
+  await host.register(sensible)
+  host.get('/host-ws', { websocket: true }, (socket) => socket.send(JSON.stringify({ host: 'socket' })))
+  await host.register(chat, { prefix: '/chat', mongoUri: mongo.uri, mongoDb: mongo.db, jwtSecret: SECRET, authorize: (claims, channel) => channel === `room-of-${claims.id}` })
+  await host.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => host.close())
+  const { port } = host.server.address() as { port: number }
+
+  const hostSocket = new Client(`ws://127.0.0.1:${port}/host-ws`)
+  t.same(await hostSocket.receive(1), [{ host: 'socket' }])
+  hostSocket.socket.close()
+
+  const user = bearer({ id: 'ann', groups: ['ann'] })
+  const client = await Client.open(`ws://127.0.0.1:${port}/chat/ws?channel=room-of-ann`, { headers: user })
+  t.equal((await post(`http://127.0.0.1:${port}/chat/api/messages/room-of-ann`, { content: 'custom rule' }, user)).status, 201)
+  t.match(await client.receive(1), [{ content: 'custom rule' }])
+  t.equal((await post(`http://127.0.0.1:${port}/chat/api/messages/ann`, { content: 'x' }, user)).status, 403, 'the authorize option replaced the seed rule')
+  t.equal((await get(`http://127.0.0.1:${port}/chat/api/messages/room-of-ann`, user)).status, 200)
+  await client.close()
+})
+
+t.test('standalone server: starts on the embedded database when MONGO_URI is unset, and exits 0 on SIGTERM', async (t) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1' }
+  delete env.MONGO_URI
+  const child = spawn(process.execPath, [...process.execArgv, 'server.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const logs: any[] = []
+  const listening = new Promise<string>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const entry = JSON.parse(line)
+      logs.push(entry)
+      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
+      if (address) resolve(address[1]!)
+    })
+  })
+  const base = await listening
+  t.ok(logs.some((entry) => /embedded in-memory/.test(entry.msg)), 'says that data lives in memory')
+  t.same((await get(`${base}/health`)).body, { status: 'ok' })
+  t.equal((await post(`${base}/api/messages/u1`, { content: 'standalone' }, bearer({ id: 'u1', groups: [] }))).status, 201)
+  t.match(await get(`${base}/nowhere`), { status: 404, body: { code: 'CHAT_NOT_FOUND' } })
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+})
