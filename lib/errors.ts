@@ -5,9 +5,11 @@ import createError from '@fastify/error'
 export const Unauthorized = createError<[string]>('CHAT_UNAUTHORIZED', 'Invalid or missing token: %s', 401)
 export const Forbidden = createError<[string]>('CHAT_FORBIDDEN', 'No access to channel %s', 403)
 export const InvalidMessage = createError<[string]>('CHAT_INVALID_MESSAGE', 'Invalid message: %s', 400)
+export const InvalidHistoryQuery = createError<[string]>('CHAT_INVALID_HISTORY_QUERY', 'Invalid history query: %s', 400)
 export const InvalidCountsRequest = createError<[string]>('CHAT_INVALID_COUNTS_REQUEST', 'Invalid counts request: %s', 400)
 export const BodyTooLarge = createError<[number]>('CHAT_BODY_TOO_LARGE', 'Request body is larger than %s bytes', 413)
 export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
+export const CatchUpTruncated = createError<[string]>('CHAT_CATCH_UP_TRUNCATED', '%s', 413)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
 
 /** The JSON body of an error, as sent over HTTP and inside WebSocket error frames. */

@@ -1,6 +1,6 @@
 /** Anything that can receive a serialized message: a local WebSocket, in practice. */
 export interface Subscriber {
-  deliver (frame: Buffer): void
+  deliver (messageId: string, frame: Buffer): void
   close (code: number, reason: string): void
 }
 
@@ -40,10 +40,10 @@ export class Hub {
   }
 
   /** Delivers the frame to every local subscriber of the channel and returns how many there were. */
-  broadcast (channel: string, frame: Buffer): number {
+  broadcast (channel: string, messageId: string, frame: Buffer): number {
     const subscribers = this.#channels.get(channel)
     if (subscribers === undefined) return 0
-    for (const subscriber of subscribers) subscriber.deliver(frame)
+    for (const subscriber of subscribers) subscriber.deliver(messageId, frame)
     return subscribers.size
   }
 

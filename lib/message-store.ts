@@ -3,8 +3,14 @@ import { fromDocument, type ChatMessage, type MessageDocument } from './message.
 
 const DUPLICATE_KEY = 11000
 
+/** Which messages a reader may see: a channel, or only one sender's messages in it. */
+export interface Scope {
+  channel: string
+  sender?: string
+}
+
 export interface HistoryQuery {
-  scope: { channel: string, sender?: string }
+  scope: Scope
   limit: number
   /** Only messages older than this id (paging backwards). */
   before?: string
@@ -49,8 +55,16 @@ export class MessageStore {
     return documents.map(fromDocument)
   }
 
-  async ping (): Promise<void> {
-    await this.#collection.db.command({ ping: 1 })
+  /** Messages newer than the id, oldest first: what a reconnecting client missed. */
+  async after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]> {
+    const filter: Filter<MessageDocument> = { ...scope, _id: { $gt: new ObjectId(after) } }
+    const documents = await this.#collection.find(filter).sort({ _id: 1 }).limit(limit).toArray()
+    return documents.map(fromDocument)
+  }
+
+  /** Resolves when the database answers within the timeout. */
+  async ping (timeoutMs: number): Promise<void> {
+    await this.#collection.db.command({ ping: 1 }, { timeoutMS: timeoutMs })
   }
 
   async #missing (documents: MessageDocument[]): Promise<MessageDocument[]> {

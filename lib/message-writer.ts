@@ -25,6 +25,8 @@ export interface MessageWriterOptions {
    * Without it, or when it fails, the batch stays at the head of the queue and is tried again.
    */
   onRetriesExhausted?: (batch: MessageDocument[]) => Promise<void>
+  /** Called after each batch that reached the database. */
+  onStored?: () => void
 }
 
 /**
@@ -53,6 +55,11 @@ export class MessageWriter {
 
   get full (): boolean {
     return this.#queue.length >= this.#options.maxQueue
+  }
+
+  /** The queued (not yet stored) messages of a channel, oldest first. */
+  queued (channel: string): MessageDocument[] {
+    return this.#queue.filter((document) => document.channel === channel)
   }
 
   /** Queues a message for writing; false when the writer is closing or the queue is full. */
@@ -122,6 +129,7 @@ export class MessageWriter {
           log.warn({ err: error, attemptNumber, retriesLeft, batchSize: batch.length }, 'message batch write failed')
         }
       })
+      this.#options.onStored?.()
       return true
     } catch (error) {
       if (this.#stop.signal.aborted) return false

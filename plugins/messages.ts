@@ -1,11 +1,10 @@
-// Decorates `chatMessages`: sending (id, broadcast, background write) and reading history.
+// Decorates `chatMessages`: sending (id, background write, broadcast) and reading messages back.
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { createMessage, toDocument, type ChatMessage } from '../lib/message.js'
-import { MessageWriter } from '../lib/message-writer.js'
+import { createMessage, fromDocument, toDocument, type ChatMessage } from '../lib/message.js'
 import { Unavailable } from '../lib/errors.js'
-import type { HistoryQuery } from '../lib/message-store.js'
+import type { HistoryQuery, Scope } from '../lib/message-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,42 +15,40 @@ declare module 'fastify' {
 export interface ChatMessages {
   /** Accepts a message: queues it for storage and broadcasts it, or throws a 503 when it cannot be stored. */
   send (channel: string, sender: string, content: string): ChatMessage
+  /** Newest first, from the database. */
   history (query: HistoryQuery): Promise<ChatMessage[]>
-  readonly writer: MessageWriter
+  /**
+   * Messages after `after`, oldest first, including those accepted but not stored yet.
+   * Call it synchronously right after joining the hub: together with live delivery it leaves no gap.
+   */
+  after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]>
 }
 
 async function messages (app: FastifyInstance): Promise<void> {
-  const settings = app.chatSettings
-  const writer = new MessageWriter({
-    insert: (batch) => app.chatStore.insertBatch(batch),
-    retryAttempts: settings.retryAttempts,
-    batchSize: settings.writeBatchSize,
-    batchWindowMs: settings.writeBatchWindowMs,
-    maxQueue: settings.writeQueueMax,
-    retryMinDelayMs: settings.writeRetryMinDelayMs,
-    retryMaxDelayMs: settings.writeRetryMaxDelayMs,
-    log: app.log
-  })
+  const writer = app.chatWriter
 
   app.decorate('chatMessages', {
-    writer,
     send (channel, sender, content) {
       const message = createMessage(channel, sender, content)
       if (!writer.enqueue(toDocument(message))) {
         throw new Unavailable(writer.accepting ? 'too many messages waiting to be stored' : 'shutting down')
       }
-      app.chatHub.broadcast(channel, Buffer.from(JSON.stringify(message)))
+      app.chatHub.broadcast(channel, message.id, Buffer.from(JSON.stringify(message)))
       return message
     },
-    history: (query) => app.chatStore.history(query)
-  } satisfies ChatMessages)
-
-  app.addHook('onClose', async () => {
-    const unwritten = await writer.close(settings.shutdownTimeoutMs)
-    if (unwritten.length > 0) {
-      app.log.error({ count: unwritten.length }, 'messages could not be stored before shutdown')
+    history: (query) => app.chatStore.history(query),
+    async after (scope, after, limit) {
+      // The queue first: a message leaves it only once stored, so nothing falls between the two reads.
+      const queued = writer.queued(scope.channel)
+        .filter((document) => scope.sender === undefined || document.sender === scope.sender)
+        .map(fromDocument)
+      const stored = await app.chatStore.after(scope, after, limit)
+      const seen = new Set(stored.map((message) => message.id))
+      return [...stored, ...queued.filter((message) => message.id > after && !seen.has(message.id))]
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .slice(0, limit)
     }
-  })
+  } satisfies ChatMessages)
 }
 
-export default fp(messages, { name: 'chat-messages', dependencies: ['chat-settings', 'chat-mongo', 'chat-hub'] })
+export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence'] })

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { historyScope } from '../lib/access.js'
 import { requestedChannels } from '../lib/counts-request.js'
+import { InvalidHistoryQuery } from '../lib/errors.js'
 import { readBody } from '../lib/read-body.js'
 import {
   ChannelId, ErrorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
@@ -31,7 +32,8 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       params: ChannelParams,
       querystring: Type.Object({
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_MAX_LIMIT })),
-        before: Type.Optional(MessageId)
+        before: Type.Optional(MessageId),
+        after: Type.Optional(MessageId)
       }),
       response: { 200: Type.Array(Message), ...errors }
     },
@@ -39,12 +41,13 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const claims = claimsOf(request)
     const channel = request.params.channel_id
-    const hasAccess = await app.chatAuthorize(claims, channel)
-    return app.chatMessages.history({
-      scope: historyScope(claims, channel, hasAccess),
-      limit: request.query.limit ?? HISTORY_DEFAULT_LIMIT,
-      before: request.query.before
-    })
+    const { before, after, limit = HISTORY_DEFAULT_LIMIT } = request.query
+    if (before !== undefined && after !== undefined) throw new InvalidHistoryQuery('give before or after, not both')
+    const scope = historyScope(claims, channel, await app.chatAuthorize(claims, channel))
+    // Paging backwards (newest first) by default; forwards (oldest first) from `after`, to catch up.
+    return after === undefined
+      ? app.chatMessages.history({ scope, limit, before })
+      : app.chatMessages.after(scope, after, limit)
   })
 
   // GET with a JSON body, as the seed documents it: Fastify does not parse GET bodies, so read it here.

@@ -1,17 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { WebSocket } from '@fastify/websocket'
 import { Type } from 'typebox'
-import type { Subscriber } from '../lib/hub.js'
+import { CatchUpTruncated } from '../lib/errors.js'
 import { errorFrame, readContentFrame } from '../lib/frames.js'
-import { ChannelId } from '../lib/schemas.js'
+import { ChannelId, MessageId } from '../lib/schemas.js'
+import { SocketSubscriber } from '../lib/socket-subscriber.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
 
-/** A client that cannot keep up is dropped rather than buffered without bound. */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+/** The most messages a reconnecting client is sent before going live; older ones are for REST paging. */
+export const CATCH_UP_LIMIT = 10_000
 
 const WsQuery = Type.Object({
   channel: ChannelId,
+  since: Type.Optional(MessageId),
   access_token: Type.Optional(Type.String())
 })
 
@@ -21,32 +22,33 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     schema: { querystring: WsQuery },
     preHandler: [app.chatAuthenticate, app.chatRequireAccess((request) => (request.query as { channel: string }).channel)]
   }, (socket, request) => {
-    const { channel } = request.query
+    const { channel, since } = request.query
     const sender = claimsOf(request).id
-    const subscriber = socketSubscriber(socket)
+    const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
+    const sendError = (error: unknown): void => socket.send(errorFrame(toErrorBody(error as Error)))
+
     app.chatHub.join(channel, subscriber)
     socket.on('close', () => app.chatHub.leave(channel, subscriber))
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       try {
         app.chatMessages.send(channel, sender, readContentFrame(data, isBinary))
       } catch (error) {
-        socket.send(errorFrame(toErrorBody(error as Error)))
+        sendError(error)
       }
     })
-  })
-}
 
-function socketSubscriber (socket: WebSocket): Subscriber {
-  return {
-    deliver (frame) {
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        socket.terminate()
-        return
-      }
-      socket.send(frame, { binary: false })
-    },
-    close: (code, reason) => socket.close(code, reason)
-  }
+    if (since !== undefined) {
+      app.chatMessages.after({ channel }, since, CATCH_UP_LIMIT + 1).then((missed) => {
+        if (missed.length > CATCH_UP_LIMIT) {
+          sendError(new CatchUpTruncated(`more than ${CATCH_UP_LIMIT} messages since ${since}; sending the oldest ${CATCH_UP_LIMIT}, page the rest with GET /api/messages/${channel}?after=`))
+        }
+        subscriber.release(missed.slice(0, CATCH_UP_LIMIT))
+      }, (error: unknown) => {
+        request.log.error({ err: error }, 'catching up a reconnecting client failed')
+        socket.close(1011, 'could not read missed messages')
+      })
+    }
+  })
 }
 
 export default ws

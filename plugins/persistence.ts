@@ -1,0 +1,77 @@
+// Decorates `chatWriter`: the background writer that stores every accepted message. Batches
+// whose retries ran out, and whatever is unwritten at shutdown, go to the dead-letter file,
+// which is replayed at start and whenever writes succeed again.
+import fp from 'fastify-plugin'
+import pRetry from 'p-retry'
+import type { FastifyInstance } from 'fastify'
+import { DeadLetterFile } from '../lib/dead-letter.js'
+import { MessageWriter } from '../lib/message-writer.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chatWriter: MessageWriter
+    chatDeadLetter: DeadLetterFile
+  }
+}
+
+async function persistence (app: FastifyInstance): Promise<void> {
+  const settings = app.chatSettings
+  const store = app.chatStore
+  const deadLetter = new DeadLetterFile(settings.deadLetterFile)
+  const stop = new AbortController()
+  let replaying: Promise<void> | undefined
+  let replayWanted = true
+
+  const insert = (batch: Parameters<typeof store.insertBatch>[0]) => store.insertBatch(batch)
+
+  /** One replay at a time; a replay asked for while one runs happens after it. */
+  function replayDeadLetters (): void {
+    replayWanted = true
+    if (replaying !== undefined || stop.signal.aborted) return
+    replayWanted = false
+    replaying = pRetry(() => deadLetter.replay(insert, settings.writeBatchSize), {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: settings.writeRetryMinDelayMs,
+      maxTimeout: settings.writeRetryMaxDelayMs,
+      signal: stop.signal
+    }).then(
+      (count) => { if (count > 0) app.log.info({ count, file: deadLetter.path }, 'replayed dead-lettered messages into MongoDB') },
+      () => {}
+    ).finally(() => {
+      replaying = undefined
+      if (replayWanted) replayDeadLetters()
+    })
+  }
+
+  const writer = new MessageWriter({
+    insert,
+    retryAttempts: settings.retryAttempts,
+    batchSize: settings.writeBatchSize,
+    batchWindowMs: settings.writeBatchWindowMs,
+    maxQueue: settings.writeQueueMax,
+    retryMinDelayMs: settings.writeRetryMinDelayMs,
+    retryMaxDelayMs: settings.writeRetryMaxDelayMs,
+    log: app.log,
+    onRetriesExhausted: async (batch) => {
+      await deadLetter.append(batch)
+      replayWanted = true
+      app.log.error({ count: batch.length, file: deadLetter.path }, 'messages written to the dead-letter file; they are replayed when MongoDB accepts writes again')
+    },
+    onStored: () => { if (replayWanted) replayDeadLetters() }
+  })
+  app.decorate('chatWriter', writer)
+  app.decorate('chatDeadLetter', deadLetter)
+
+  app.addHook('onReady', async () => replayDeadLetters())
+  app.addHook('onClose', async () => {
+    const unwritten = await writer.close(settings.shutdownTimeoutMs)
+    stop.abort()
+    await replaying
+    await deadLetter.append(unwritten)
+    if (unwritten.length > 0) {
+      app.log.warn({ count: unwritten.length, file: deadLetter.path }, 'shutdown deadline passed: unwritten messages saved to the dead-letter file')
+    }
+  })
+}
+
+export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-mongo'] })

@@ -1,0 +1,32 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+
+const PING_TIMEOUT_MS = 1_000
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
+  database: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+  queueDepth: Type.Integer(),
+  queueThreshold: Type.Integer(),
+  accepting: Type.Boolean()
+})
+
+// Readiness, beside the seed's liveness check: 503 while the database is unreachable, the
+// write queue is over its threshold, or the service is shutting down.
+const ready: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/ready', { schema: { response: { 200: Readiness, 503: Readiness } } }, async (_request, reply) => {
+    const writer = app.chatWriter
+    const queueThreshold = app.chatSettings.readyQueueThreshold
+    const databaseUp = await app.chatStore.ping(PING_TIMEOUT_MS).then(() => true, () => false)
+    const isReady = databaseUp && writer.accepting && writer.depth <= queueThreshold
+    return reply.code(isReady ? 200 : 503).send({
+      status: isReady ? 'ready' : 'not ready',
+      database: databaseUp ? 'up' : 'down',
+      queueDepth: writer.depth,
+      queueThreshold,
+      accepting: writer.accepting
+    })
+  })
+}
+
+export default ready
