@@ -19,13 +19,17 @@ export interface HistoryQuery {
 /** Message persistence on one MongoDB collection. */
 export class MessageStore {
   readonly #collection: Collection<MessageDocument>
+  readonly #connected: () => Promise<void>
 
-  constructor (collection: Collection<MessageDocument>) {
+  /** `connected` resolves once the collection's client is connected (see connectOnDemand). */
+  constructor (collection: Collection<MessageDocument>, connected: () => Promise<void> = async () => {}) {
     this.#collection = collection
+    this.#connected = connected
   }
 
   /** The indexes behind the history query: all of a channel, or one sender's part of it, newest first. */
   async ensureIndexes (): Promise<void> {
+    await this.#connected()
     await this.#collection.createIndexes([
       { key: { channel: 1, _id: -1 }, name: 'channel_newest_first' },
       { key: { channel: 1, sender: 1, _id: -1 }, name: 'channel_sender_newest_first' }
@@ -37,6 +41,7 @@ export class MessageStore {
    * a duplicate `_id` means an earlier attempt already stored that document.
    */
   async insertBatch (documents: MessageDocument[]): Promise<void> {
+    await this.#connected()
     try {
       await this.#collection.insertMany(documents, { ordered: false })
     } catch (error) {
@@ -49,6 +54,7 @@ export class MessageStore {
   }
 
   async history (query: HistoryQuery): Promise<ChatMessage[]> {
+    await this.#connected()
     const filter: Filter<MessageDocument> = { ...query.scope }
     if (query.before !== undefined) filter._id = { $lt: new ObjectId(query.before) }
     const documents = await this.#collection.find(filter).sort({ _id: -1 }).limit(query.limit).toArray()
@@ -57,6 +63,7 @@ export class MessageStore {
 
   /** Messages newer than the id, oldest first: what a reconnecting client missed. */
   async after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]> {
+    await this.#connected()
     const filter: Filter<MessageDocument> = { ...scope, _id: { $gt: new ObjectId(after) } }
     const documents = await this.#collection.find(filter).sort({ _id: 1 }).limit(limit).toArray()
     return documents.map(fromDocument)
@@ -64,7 +71,11 @@ export class MessageStore {
 
   /** Resolves when the database answers within the timeout. */
   async ping (timeoutMs: number): Promise<void> {
-    await this.#collection.db.command({ ping: 1 }, { timeoutMS: timeoutMs })
+    const timeout = AbortSignal.timeout(timeoutMs)
+    await Promise.race([
+      this.#connected().then(() => this.#collection.db.command({ ping: 1 }, { timeoutMS: timeoutMs })),
+      new Promise((_resolve, reject) => timeout.addEventListener('abort', () => reject(new Error('ping timed out'))))
+    ])
   }
 
   async #missing (documents: MessageDocument[]): Promise<MessageDocument[]> {

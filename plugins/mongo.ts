@@ -8,6 +8,7 @@ import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
 import { startEmbeddedMongo } from '../lib/embedded-mongo.js'
 import { MessageStore } from '../lib/message-store.js'
+import { connectOnDemand } from '../lib/mongo-connection.js'
 import type { MessageDocument } from '../lib/message.js'
 
 declare module 'fastify' {
@@ -23,7 +24,7 @@ async function mongo (app: FastifyInstance): Promise<void> {
   app.addHook('onClose', () => client.close())
   await app.register(fastifyMongo, { client, database: mongoDb, name: 'chat' })
 
-  const store = new MessageStore(client.db(mongoDb).collection<MessageDocument>(mongoCollection))
+  const store = new MessageStore(client.db(mongoDb).collection<MessageDocument>(mongoCollection), connectOnDemand(client))
   app.decorate('chatStore', store)
   createIndexesInBackground(app, store)
 }

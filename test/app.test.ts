@@ -1,12 +1,11 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import sensible from '@fastify/sensible'
 import chat from '../app.js'
 import { envName, rawSettings } from '../lib/settings.js'
-import { bearer, Client, get, post, SECRET, startMongo } from './helper.js'
+import { bearer, Client, get, post, SECRET, startMongo, startServerProcess, token } from './helper.js'
 
 t.test('settings: plugin options win over env; env names are derived', async (t) => {
   t.equal(envName('retryAttempts'), 'RETRY_ATTEMPTS')
@@ -40,7 +39,6 @@ t.test('env is the fallback for plugin options', async (t) => {
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
   const { port } = app.server.address() as { port: number }
-  const { token } = await import('./helper.js')
   const response = await post(`http://127.0.0.1:${port}/api/messages/u`, { content: 'x' }, { authorization: `Bearer ${token({ id: 'u', groups: [] }, { secret: 'from-env-secret' })}` })
   t.equal(response.status, 201)
 })
@@ -70,24 +68,14 @@ t.test('mounted beside a host that already registered @fastify/websocket and @fa
 })
 
 t.test('standalone server: starts on the embedded database when MONGO_URI is unset, and exits 0 on SIGTERM', async (t) => {
-  const env: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1' }
-  delete env.MONGO_URI
-  const child = spawn(process.execPath, [...process.execArgv, 'server.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const logs: any[] = []
-  const listening = new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const entry = JSON.parse(line)
-      logs.push(entry)
-      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
-      if (address) resolve(address[1]!)
-    })
-  })
-  const base = await listening
-  t.ok(logs.some((entry) => /embedded in-memory/.test(entry.msg)), 'says that data lives in memory')
-  t.same((await get(`${base}/health`)).body, { status: 'ok' })
-  t.equal((await post(`${base}/api/messages/u1`, { content: 'standalone' }, bearer({ id: 'u1', groups: [] }))).status, 201)
-  t.match(await get(`${base}/nowhere`), { status: 404, body: { code: 'CHAT_NOT_FOUND' } })
-  child.kill('SIGTERM')
-  t.equal(await exited, 0)
+  const server = await startServerProcess(t, { MONGO_URI: undefined, DEAD_LETTER_FILE: join(t.testdir(), 'dead-letter.jsonl') })
+  t.ok(server.logs.some((entry) => /embedded in-memory/.test(entry.msg)), 'says that data lives in memory')
+  t.same((await get(`${server.base}/health`)).body, { status: 'ok' })
+  t.equal((await post(`${server.base}/api/messages/u1`, { content: 'standalone' }, bearer({ id: 'u1', groups: [] }))).status, 201)
+  t.match(await get(`${server.base}/nowhere`), { status: 404, body: { code: 'CHAT_NOT_FOUND' } })
+  const viaQuery = await Client.open(`${server.base.replace('http', 'ws')}/ws?channel=u1&access_token=${token({ id: 'u1', groups: [] })}`)
+  await viaQuery.close()
+  t.notMatch(JSON.stringify(server.logs), /access_token=ey/, 'tokens in query strings are not logged')
+  server.signal('SIGTERM')
+  t.equal(await server.exited, 0)
 })

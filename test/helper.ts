@@ -1,7 +1,12 @@
 // Builds the real service, mounted in a host app under /chat, listening on a real port,
 // against a real jongodb process (or TEST_MONGO_URI), and gives real HTTP and WS clients.
 import { randomUUID } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
+import { createInterface } from 'node:readline'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import { MongoClient } from 'mongodb'
@@ -51,10 +56,11 @@ export async function buildService (t: Test, options: ChatOptions = {}, mongo?: 
     writeRetryMinDelayMs: 20,
     writeRetryMaxDelayMs: 200,
     shutdownTimeoutMs: 2_000,
+    deadLetterFile: join(tmpdir(), `chat-dead-letter-${randomUUID()}.jsonl`),
     ...options
   })
   await host.listen({ port: 0, host: '127.0.0.1' })
-  const client = new MongoClient(database.uri)
+  const client = new MongoClient(database.uri, { serverSelectionTimeoutMS: 2_000 })
   t.teardown(async () => {
     await host.close()
     await client.close()
@@ -169,4 +175,96 @@ export function getWithBody (url: string, body: string, headers: Record<string, 
     request.on('error', reject)
     request.end(body)
   })
+}
+
+/**
+ * A TCP proxy in front of MongoDB. `delayMs` holds every chunk that long (a slow database);
+ * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data).
+ */
+export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void }> {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set<Socket>()
+  let isDown = false
+  const relay = (from: Socket, to: Socket): void => {
+    const pass = (chunk: Buffer) => { if (!to.destroyed) to.write(chunk) }
+    from.on('data', (chunk: Buffer) => delayMs > 0 ? setTimeout(pass, delayMs, chunk) : pass(chunk))
+    from.on('close', () => setTimeout(() => to.destroy(), delayMs))
+    from.on('error', () => to.destroy())
+  }
+  const server: Server = createServer((client) => {
+    if (isDown) {
+      client.destroy()
+      return
+    }
+    const upstream = connect(Number(port), hostname)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    }
+    relay(client, upstream)
+    relay(upstream, client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return {
+    uri: `mongodb://127.0.0.1:${(server.address() as { port: number }).port}/?directConnection=true`,
+    down () {
+      isDown = true
+      for (const socket of sockets) socket.destroy()
+    },
+    up () { isDown = false }
+  }
+}
+
+/** A jongodb process that a test can stop and start again on the same port (its data is lost). */
+export async function stoppableMongo (t: Test): Promise<{ uri: string, stop (): Promise<void>, start (): Promise<void> }> {
+  let server = await startEmbeddedMongo()
+  const port = Number(new URL(server.uri).port)
+  t.teardown(() => server.stop())
+  return {
+    uri: server.uri,
+    stop: () => server.stop(),
+    start: async () => { server = await startEmbeddedMongo(port) }
+  }
+}
+
+/** A free TCP port on 127.0.0.1, with nothing listening on it. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+export interface ServerProcess {
+  base: string
+  logs: any[]
+  exited: Promise<number | null>
+  signal (name: NodeJS.Signals): void
+}
+
+/** Runs server.ts as its own process (as `npm start` does) and resolves once it listens. */
+export async function startServerProcess (t: Test, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env }
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name]
+  const child = spawn(process.execPath, [...process.execArgv, 'server.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  t.teardown(() => { child.kill('SIGKILL') })
+  const logs: any[] = []
+  const base = await new Promise<string>((resolve, reject) => {
+    exited.then((code) => reject(new Error(`server exited with ${code} before listening`)))
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line)
+      logs.push(entry)
+      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
+      if (address) resolve(address[1]!)
+    })
+  })
+  return { base, logs, exited, signal: (name) => child.kill(name) }
 }

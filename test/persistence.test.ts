@@ -1,13 +1,10 @@
 import t from 'tap'
-import { startEmbeddedMongo } from '../lib/embedded-mongo.js'
-import { bearer, buildService, Client, eventually, post } from './helper.js'
+import { bearer, buildService, Client, eventually, post, stoppableMongo } from './helper.js'
 
 const member = { id: 'alice', groups: ['team'] }
 
 t.test('messages accepted while MongoDB is down are broadcast at once and stored exactly once when it is back', { skip: process.env.TEST_MONGO_URI ? 'needs a database it can stop' : false }, async (t) => {
-  let mongo = await startEmbeddedMongo()
-  const port = Number(new URL(mongo.uri).port)
-  t.teardown(() => mongo.stop())
+  const mongo = await stoppableMongo(t)
   const service = await buildService(t, { retryAttempts: 2 }, { uri: mongo.uri, db: 'chat_persistence' })
   const listener = await Client.open(`${service.ws}?channel=team`, { headers: bearer(member) })
 
@@ -22,7 +19,7 @@ t.test('messages accepted while MongoDB is down are broadcast at once and stored
   t.same(live.map((frame) => frame.id), accepted, 'broadcast did not wait for the database')
 
   await new Promise((resolve) => setTimeout(resolve, 1_000))
-  mongo = await startEmbeddedMongo(port)
+  await mongo.start()
   const stored = await eventually(
     () => service.collection.find({}).toArray(),
     (docs) => docs.length >= accepted.length,
