@@ -14,6 +14,7 @@ import mongo from './plugins/mongo.js'
 import auth from './plugins/auth.js'
 import hub from './plugins/hub.js'
 import persistence from './plugins/persistence.js'
+import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
 import { replyNotFound, replyWithError } from './plugins/error-replies.js'
 
@@ -33,6 +34,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(mongo)
   await app.register(auth, options)
   await app.register(persistence)
+  await app.register(fanout)
   await app.register(messages)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".

@@ -9,15 +9,22 @@ export interface HubEvents {
   onChannelOpened?: (channel: string) => void
   /** The last local subscriber of a channel left. */
   onChannelClosed?: (channel: string) => void
+  /** A subscriber joined or left. */
+  onCountChanged?: () => void
 }
 
 /** Local channel membership and fan-out. The frame is serialized once by the caller, never per subscriber. */
 export class Hub {
   readonly #channels = new Map<string, Set<Subscriber>>()
-  readonly #events: HubEvents
+  #events: HubEvents = {}
 
-  constructor (events: HubEvents = {}) {
+  /** Follows which channels have local subscribers (to subscribe to them elsewhere, say). */
+  watch (events: HubEvents): void {
     this.#events = events
+  }
+
+  channels (): IterableIterator<string> {
+    return this.#channels.keys()
   }
 
   join (channel: string, subscriber: Subscriber): void {
@@ -28,6 +35,7 @@ export class Hub {
       this.#events.onChannelOpened?.(channel)
     }
     subscribers.add(subscriber)
+    this.#events.onCountChanged?.()
   }
 
   leave (channel: string, subscriber: Subscriber): void {
@@ -37,6 +45,7 @@ export class Hub {
       this.#channels.delete(channel)
       this.#events.onChannelClosed?.(channel)
     }
+    this.#events.onCountChanged?.()
   }
 
   /** Delivers the frame to every local subscriber of the channel and returns how many there were. */

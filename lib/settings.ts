@@ -13,6 +13,8 @@ export const SettingsSchema = Type.Object({
   host: Type.String({ minLength: 1, default: '0.0.0.0' }),
   jwtSecret: Type.Optional(Type.String({ minLength: 1 })),
   jwtInsecureSkipVerify: Type.Boolean({ default: false, description: "The seed's parse-only mode: tokens are decoded, not verified" }),
+  redisUrl: Type.Optional(Type.String({ minLength: 1, description: 'Redis for fan-out and counts across instances; unset runs as a single instance' })),
+  countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
   writeBatchWindowMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 5 }),
   writeQueueMax: Type.Integer({ minimum: 1, default: 100_000 }),

@@ -33,7 +33,9 @@ async function messages (app: FastifyInstance): Promise<void> {
       if (!writer.enqueue(toDocument(message))) {
         throw new Unavailable(writer.accepting ? 'too many messages waiting to be stored' : 'shutting down')
       }
-      app.chatHub.broadcast(channel, message.id, Buffer.from(JSON.stringify(message)))
+      const frame = Buffer.from(JSON.stringify(message))
+      app.chatHub.broadcast(channel, message.id, frame)
+      app.chatFanout.publish(channel, message.id, frame)
       return message
     },
     history: (query) => app.chatStore.history(query),
@@ -51,4 +53,4 @@ async function messages (app: FastifyInstance): Promise<void> {
   } satisfies ChatMessages)
 }
 
-export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence'] })
+export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout'] })

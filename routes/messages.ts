@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { historyScope } from '../lib/access.js'
 import { requestedChannels } from '../lib/counts-request.js'
-import { InvalidHistoryQuery } from '../lib/errors.js'
+import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
 import { readBody } from '../lib/read-body.js'
 import {
   ChannelId, ErrorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
@@ -54,12 +54,17 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/messages/counts', {
     schema: {
       querystring: Type.Object({ channels: Type.Optional(Type.String()) }),
-      response: { 200: Type.Record(Type.String(), Type.Integer()), 400: ErrorResponse, 413: ErrorResponse }
+      response: { 200: Type.Record(Type.String(), Type.Integer()), 400: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse }
     }
   }, async (request) => {
     const body = await readBody(request.raw, COUNTS_BODY_LIMIT)
     const channels = requestedChannels(request.query.channels, body)
-    return Object.fromEntries(channels.map((channel) => [channel, app.chatHub.count(channel)]))
+    try {
+      return await app.chatFanout.counts(channels)
+    } catch (error) {
+      request.log.warn({ err: error }, 'reading cluster counts failed')
+      throw new Unavailable('cluster-wide counts need Redis, which is not reachable')
+    }
   })
 }
 

@@ -8,7 +8,9 @@ const Readiness = Type.Object({
   database: Type.Union([Type.Literal('up'), Type.Literal('down')]),
   queueDepth: Type.Integer(),
   queueThreshold: Type.Integer(),
-  accepting: Type.Boolean()
+  accepting: Type.Boolean(),
+  // Reported, not required: without Redis, local delivery and persistence go on.
+  redis: Type.Union([Type.Literal('single-instance'), Type.Literal('up'), Type.Literal('down')])
 })
 
 // Readiness, beside the seed's liveness check: 503 while the database is unreachable, the
@@ -24,7 +26,8 @@ const ready: FastifyPluginAsyncTypebox = async (app) => {
       database: databaseUp ? 'up' : 'down',
       queueDepth: writer.depth,
       queueThreshold,
-      accepting: writer.accepting
+      accepting: writer.accepting,
+      redis: app.chatFanout.status()
     })
   })
 }

@@ -1,0 +1,40 @@
+// Decorates `chatFanout`: delivery to WebSocket clients on other instances, and cluster-wide
+// counts, over Redis when REDIS_URL is set; a single instance otherwise.
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import type { FastifyInstance } from 'fastify'
+import { singleInstance, type Fanout } from '../lib/fanout.js'
+import { RedisFanout } from '../lib/redis-fanout.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chatFanout: Fanout
+  }
+}
+
+async function fanout (app: FastifyInstance): Promise<void> {
+  const { redisUrl, countsTtlMs } = app.chatSettings
+  if (redisUrl === undefined) {
+    app.decorate('chatFanout', singleInstance(app.chatHub))
+    return
+  }
+  // Publishing and counting fail fast while Redis is away instead of queueing without bound;
+  // the subscriber keeps its own queue so subscriptions made meanwhile are sent on reconnect.
+  const publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+  const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null })
+  for (const [name, connection] of Object.entries({ publisher, subscriber })) {
+    connection.on('error', (error) => app.log.debug({ err: error, connection: name }, 'Redis connection error'))
+    connection.on('close', () => app.log.warn({ connection: name }, 'Redis connection lost; local delivery and persistence go on'))
+    connection.on('ready', () => app.log.info({ connection: name }, 'Redis connection ready'))
+  }
+  const redis = new RedisFanout({ hub: app.chatHub, publisher, subscriber, countsTtlMs, log: app.log })
+  app.decorate('chatFanout', redis)
+  app.addHook('onReady', async () => redis.start())
+  app.addHook('onClose', async () => {
+    await redis.stop()
+    publisher.disconnect()
+    subscriber.disconnect()
+  })
+}
+
+export default fp(fanout, { name: 'chat-fanout', dependencies: ['chat-settings', 'chat-hub'] })
