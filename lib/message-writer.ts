@@ -25,8 +25,6 @@ export interface MessageWriterOptions {
    * Without it, or when it fails, the batch stays at the head of the queue and is tried again.
    */
   onRetriesExhausted?: (batch: MessageDocument[]) => Promise<void>
-  /** Called after each batch that reached the database. */
-  onStored?: () => void
 }
 
 /**
@@ -129,7 +127,6 @@ export class MessageWriter {
           log.warn({ err: error, attemptNumber, retriesLeft, batchSize: batch.length }, 'message batch write failed')
         }
       })
-      this.#options.onStored?.()
       return true
     } catch (error) {
       if (this.#stop.signal.aborted) return false

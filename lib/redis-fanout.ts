@@ -57,6 +57,7 @@ export class RedisFanout implements Fanout {
   async stop (): Promise<void> {
     clearInterval(this.#timer)
     clearTimeout(this.#soon)
+    this.#timer = undefined
     const { publisher } = this.#options
     await publisher.multi().del(this.#countsKey).zrem(INSTANCES_KEY, this.instanceId).exec().catch(() => {})
   }

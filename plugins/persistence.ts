@@ -1,6 +1,6 @@
 // Decorates `chatWriter`: the background writer that stores every accepted message. Batches
 // whose retries ran out, and whatever is unwritten at shutdown, go to the dead-letter file,
-// which is replayed at start and whenever writes succeed again.
+// which is replayed at start and, retrying until MongoDB is back, after each hand-off.
 import fp from 'fastify-plugin'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
@@ -20,7 +20,7 @@ async function persistence (app: FastifyInstance): Promise<void> {
   const deadLetter = new DeadLetterFile(settings.deadLetterFile)
   const stop = new AbortController()
   let replaying: Promise<void> | undefined
-  let replayWanted = true
+  let replayWanted = false
 
   const insert = (batch: Parameters<typeof store.insertBatch>[0]) => store.insertBatch(batch)
 
@@ -54,10 +54,10 @@ async function persistence (app: FastifyInstance): Promise<void> {
     log: app.log,
     onRetriesExhausted: async (batch) => {
       await deadLetter.append(batch)
-      replayWanted = true
+      // Replays (retrying until MongoDB is back) even if no new message comes to trigger it.
+      replayDeadLetters()
       app.log.error({ count: batch.length, file: deadLetter.path }, 'messages written to the dead-letter file; they are replayed when MongoDB accepts writes again')
-    },
-    onStored: () => { if (replayWanted) replayDeadLetters() }
+    }
   })
   app.decorate('chatWriter', writer)
   app.decorate('chatDeadLetter', deadLetter)

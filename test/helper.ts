@@ -1,7 +1,7 @@
 // Builds the real service, mounted in a host app under /chat, listening on a real port,
 // against a real jongodb process (or TEST_MONGO_URI), and gives real HTTP and WS clients.
 import { randomUUID } from 'node:crypto'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { createInterface } from 'node:readline'
 import { createServer, connect, type Server, type Socket } from 'node:net'
@@ -267,4 +267,32 @@ export async function startServerProcess (t: Test, env: NodeJS.ProcessEnv): Prom
     })
   })
   return { base, logs, exited, signal: (name) => child.kill(name) }
+}
+
+/**
+ * A real redis-server process on a free port, which a test can stop and start again.
+ * Needs `redis-server` on PATH (Debian: apt-get install redis-server).
+ */
+export async function startRedis (t: Test): Promise<{ url: string, stop (): Promise<void>, start (): Promise<void> }> {
+  if (spawnSync('redis-server', ['--version']).error !== undefined) {
+    throw new Error('redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)')
+  }
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    child = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)))
+      createInterface({ input: server.stdout! }).on('line', (line) => { if (/Ready to accept connections/.test(line)) resolve() })
+    })
+  }
+  const stop = async (): Promise<void> => {
+    const server = child
+    if (server === undefined || server.exitCode !== null) return
+    await new Promise((resolve) => { server.once('exit', resolve); server.kill('SIGKILL') })
+  }
+  await start()
+  t.teardown(stop)
+  return { url: `redis://127.0.0.1:${port}`, stop, start }
 }

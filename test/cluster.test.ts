@@ -1,0 +1,129 @@
+// Three instances as separate processes sharing one MongoDB and one Redis.
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { MongoClient } from 'mongodb'
+import { join } from 'node:path'
+import {
+  bearer, Client, eventually, get, post, sleep, startMongo, startRedis, startServerProcess, type ServerProcess
+} from './helper.js'
+
+const COUNTS_TTL_MS = 1_500
+const member = (id: string) => bearer({ id, groups: ['team', 'other'] })
+const wsUrl = (server: ServerProcess, channel = 'team') => `${server.base.replace('http', 'ws')}/ws?channel=${channel}`
+
+async function cluster (t: Test) {
+  const mongo = await startMongo(t)
+  const redis = await startRedis(t)
+  const directory = t.testdir()
+  const servers = await Promise.all([0, 1, 2].map((i) => startServerProcess(t, {
+    MONGO_URI: mongo.uri,
+    MONGO_DB: mongo.db,
+    REDIS_URL: redis.url,
+    COUNTS_TTL_MS: String(COUNTS_TTL_MS),
+    DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`)
+  })))
+  return { mongo, redis, servers }
+}
+
+
+t.test('every client on every instance gets every message of its channel exactly once, in each publisher\'s order', async (t) => {
+  const { servers, mongo } = await cluster(t)
+  const clients = await Promise.all(servers.flatMap((server, i) => [
+    Client.open(wsUrl(server), { headers: member(`u${i}a`) }),
+    Client.open(wsUrl(server), { headers: member(`u${i}b`) })
+  ]))
+  const elsewhere = await Client.open(wsUrl(servers[0]!, 'other'), { headers: member('x') })
+
+  const perPublisher = 20
+  const sent = await Promise.all(servers.map(async (server, i) => {
+    const ids: string[] = []
+    for (let n = 0; n < perPublisher; n++) {
+      ids.push((await post(`${server.base}/api/messages/team`, { content: `from ${i}: ${n}` }, member(`p${i}`))).body.id)
+    }
+    return ids
+  }))
+  // One more over a WebSocket on the last instance.
+  clients[5]!.send({ content: 'over ws' })
+  const total = servers.length * perPublisher + 1
+
+  for (const client of clients) {
+    const frames = await client.receive(total, 10_000)
+    t.equal(new Set(frames.map((frame) => frame.id)).size, total, 'each message once')
+    for (const ids of sent) {
+      const order = frames.map((frame) => frame.id).filter((id) => ids.includes(id))
+      t.same(order, ids, 'in the order its publisher sent')
+    }
+  }
+  await sleep(300)
+  t.ok(clients.every((client) => client.frames.length === total), 'nothing arrives twice')
+  t.same(elsewhere.frames, [], 'other channels get nothing')
+
+  const collection = new MongoClient(mongo.uri)
+  t.teardown(() => collection.close())
+  await eventually(() => collection.db(mongo.db).collection('messages').countDocuments(), (count) => count === total)
+})
+
+t.test('counts are cluster-wide; a killed instance leaves them within the TTL, a stopped one at once', async (t) => {
+  const { servers } = await cluster(t)
+  const counts = (server: ServerProcess) => get(`${server.base}/api/messages/counts?channels=team,other,none`)
+  const open = (server: ServerProcess, count: number) => Promise.all(Array.from({ length: count }, (_, i) => Client.open(wsUrl(server), { headers: member(`c${i}`) })))
+  await open(servers[0]!, 1)
+  await open(servers[1]!, 2)
+  await open(servers[2]!, 3)
+  for (const server of servers) {
+    t.same((await eventually(() => counts(server), (response) => response.body.team === 6)).body, { team: 6, other: 0, none: 0 })
+  }
+
+  const killed = Date.now()
+  servers[2]!.signal('SIGKILL')
+  await eventually(() => counts(servers[0]!), (response) => response.body.team === 3, COUNTS_TTL_MS + 2_000)
+  const vanishedAfter = Date.now() - killed
+  t.ok(vanishedAfter <= COUNTS_TTL_MS + 1_000, `a crashed instance's clients left the counts after ${vanishedAfter} ms (TTL ${COUNTS_TTL_MS} ms)`)
+
+  const stopped = Date.now()
+  servers[1]!.signal('SIGTERM')
+  await servers[1]!.exited
+  await eventually(() => counts(servers[0]!), (response) => response.body.team === 1, 1_000)
+  t.ok(Date.now() - stopped < COUNTS_TTL_MS, 'a clean shutdown removes its counts before the TTL could')
+})
+
+t.test('Redis down: local delivery and storage go on; Redis back: fan-out resumes by itself', async (t) => {
+  const { servers, redis, mongo } = await cluster(t)
+  const [a, b] = [servers[0]!, servers[1]!]
+  const onA = await Client.open(wsUrl(a), { headers: member('a') })
+  const onB = await Client.open(wsUrl(b), { headers: member('b') })
+  const first = (await post(`${a.base}/api/messages/team`, { content: 'before' }, member('p'))).body.id
+  t.same((await onB.receive(1))[0].id, first)
+
+  await redis.stop()
+  const during = await post(`${a.base}/api/messages/team`, { content: 'while Redis is down' }, member('p'))
+  t.equal(during.status, 201)
+  t.same((await onA.receive(2))[1].id, during.body.id, 'local clients still get it')
+  await eventually(() => get(`${a.base}/ready`), (response) => response.body.redis === 'down')
+  t.equal((await get(`${a.base}/ready`)).status, 200, 'still ready: Redis is reported, not required')
+  t.equal((await get(`${a.base}/api/messages/counts?channels=team`)).status, 503, 'cluster counts are refused rather than wrong')
+  const collection = new MongoClient(mongo.uri)
+  t.teardown(() => collection.close())
+  await eventually(() => collection.db(mongo.db).collection('messages').countDocuments({ content: 'while Redis is down' }), (count) => count === 1)
+
+  await redis.start()
+  await eventually(() => Promise.all(servers.map((server) => get(`${server.base}/ready`))), (responses) => responses.every((response) => response.body.redis === 'up'), 20_000)
+  const after = (await post(`${a.base}/api/messages/team`, { content: 'after' }, member('p'))).body.id
+  const frames = await onB.receive(2, 10_000)
+  t.same(frames.map((frame) => frame.id), [first, after], 'delivery across instances resumed without restarts')
+  t.same((await eventually(() => get(`${a.base}/api/messages/counts?channels=team`), (response) => response.body.team === 2)).body, { team: 2 })
+})
+
+t.test('an instance subscribes only to the channels its local clients are on', async (t) => {
+  const { servers, redis } = await cluster(t)
+  const inspector = new Redis(redis.url)
+  t.teardown(() => inspector.disconnect())
+  const subscribed = async () => (await inspector.pubsub('CHANNELS', 'chat:channel:*') as string[]).sort()
+  t.same(await subscribed(), [])
+  const clients = await Promise.all(['team', 'other', 'team'].map((channel, i) => Client.open(wsUrl(servers[i]!, channel), { headers: member(`s${i}`) })))
+  t.same(await eventually(subscribed, (channels) => channels.length === 2), ['chat:channel:other', 'chat:channel:team'])
+  const numsub = await inspector.pubsub('NUMSUB', 'chat:channel:team') as Array<string | number>
+  t.equal(Number(numsub[1]), 2, 'two instances hold team')
+  await Promise.all(clients.map((client) => client.close()))
+  t.same(await eventually(subscribed, (channels) => channels.length === 0), [], 'unsubscribed after the last local client left')
+})
