@@ -38,19 +38,24 @@ async function messages (app: FastifyInstance): Promise<void> {
       app.chatFanout.publish(channel, message.id, frame)
       return message
     },
-    history: (query) => app.chatStore.history(query),
+    history: (query) => app.chatStore.history(query).catch(databaseUnavailable),
     async after (scope, after, limit) {
       // The queue first: a message leaves it only once stored, so nothing falls between the two reads.
       const queued = writer.queued(scope.channel)
         .filter((document) => scope.sender === undefined || document.sender === scope.sender)
         .map(fromDocument)
-      const stored = await app.chatStore.after(scope, after, limit)
+      const stored = await app.chatStore.after(scope, after, limit).catch(databaseUnavailable)
       const seen = new Set(stored.map((message) => message.id))
       return [...stored, ...queued.filter((message) => message.id > after && !seen.has(message.id))]
         .sort((a, b) => (a.id < b.id ? -1 : 1))
         .slice(0, limit)
     }
   } satisfies ChatMessages)
+
+  function databaseUnavailable (error: unknown): never {
+    app.log.warn({ err: error }, 'reading messages from MongoDB failed')
+    throw new Unavailable('messages cannot be read: the database is not reachable')
+  }
 }
 
 export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout'] })

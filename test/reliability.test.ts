@@ -44,6 +44,7 @@ t.test('readiness follows the database, the queue threshold and shutdown', skipW
   await mongo.stop()
   t.match(await get(`${service.base}/ready`), { status: 503, body: { status: 'not ready', database: 'down' } })
   t.same((await get(`${service.base}/health`)).body, { status: 'ok' }, 'liveness does not depend on the database')
+  t.match(await get(`${service.base}/api/messages/team`, bearer(member)), { status: 503, body: { code: 'CHAT_UNAVAILABLE', message: /database/ } }, 'history says the database is away, not 500')
   for (let i = 0; i < 3; i++) await send(service.base, `m${i}`)
   await mongo.start()
   const overThreshold = await get(`${service.base}/ready`)
