@@ -52,15 +52,6 @@ export class DeadLetterFile {
     return replayed
   }
 
-  /** Messages waiting in the file and in claimed files, without replaying them. */
-  async size (): Promise<number> {
-    let count = 0
-    for (const file of [this.path, ...await this.#claimedFiles()]) {
-      count += await readFile(file, 'utf8').then(parseLines, () => []).then((documents) => documents.length)
-    }
-    return count
-  }
-
   async #claimCurrentFile (): Promise<void> {
     await rename(this.path, `${this.path}.replaying-${Date.now()}-${process.pid}`).catch(ignoreMissing)
   }
