@@ -1,0 +1,213 @@
+// The load generator: its own process, lean sockets, timestamps found by scanning bytes.
+// Reads a JSON config from argv[2], prints one JSON result line on stdout.
+import { performance } from 'node:perf_hooks'
+import { createSigner } from 'fast-jwt'
+import { LeanSocket } from './lean-socket.js'
+
+export type ServerKind = 'service' | 'raw-ws' | 'socket.io'
+
+export interface GeneratorConfig {
+  kind: ServerKind
+  port: number
+  subscribers: number
+  channels: number
+  publishers: number
+  /** Closed loop: messages each publisher keeps in flight. */
+  window?: number
+  /** Open loop: messages per second over all publishers. */
+  rate?: number
+  durationMs: number
+  warmupMs: number
+  payloadBytes: number
+  jwtSecret?: string
+  /** Connect, report, and hold the connections idle until stdin closes. */
+  idle?: boolean
+}
+
+export interface GeneratorResult {
+  published: number
+  delivered: number
+  deliveredPerSecond: number
+  expected: number
+  lost: number
+  refused: number
+  latencyMs: { p50: number, p99: number, max: number }
+  generatorCpuSeconds: number
+  measuredSeconds: number
+}
+
+const MARK = Buffer.from('@@')
+const MARK_0 = 0x40
+const BUCKET_US = 10
+const BUCKETS = 200_000
+
+const config = JSON.parse(process.argv[2]!) as GeneratorConfig
+const nowUs = (): number => Math.round(performance.now() * 1000)
+const sign = config.jwtSecret === undefined ? undefined : createSigner({ key: config.jwtSecret, algorithm: 'HS256' })
+
+const histogram = new Uint32Array(BUCKETS)
+let maxLatencyUs = 0
+let measuring = false
+let publishing = true
+let delivered = 0
+let published = 0
+let expected = 0
+let refused = 0
+const members = new Array<number>(config.channels).fill(0)
+for (let i = 0; i < config.subscribers; i++) members[i % config.channels]!++
+
+const padding = 'x'.repeat(Math.max(0, config.payloadBytes - 21))
+function content (publisher: number): string {
+  return `@@${String(nowUs()).padStart(13, '0')}#${String(publisher).padStart(5, '0')}${padding}`
+}
+
+function encode (text: string): string {
+  if (config.kind === 'service') return `{"content":"${text}"}`
+  if (config.kind === 'socket.io') return `42["msg","${text}"]`
+  return text
+}
+
+function path (channel: string): string {
+  if (config.kind === 'service') return `/ws?channel=${channel}`
+  if (config.kind === 'socket.io') return `/socket.io/?EIO=4&transport=websocket&channel=${channel}`
+  return `/?channel=${channel}`
+}
+
+/** Reads n decimal digits at offset without allocating. */
+function digits (payload: Buffer, offset: number, n: number): number {
+  let value = 0
+  for (let i = offset; i < offset + n; i++) value = value * 10 + payload[i]! - 48
+  return value
+}
+
+interface Client { socket: LeanSocket, channel: number, publisher: number, ready: Promise<void> }
+const clients: Client[] = []
+
+function publish (client: Client): void {
+  if (!publishing || client.socket.closed) return
+  published++
+  expected += members[client.channel]!
+  client.socket.sendText(encode(content(client.publisher)))
+}
+
+function onText (client: Client, payload: Buffer): void {
+  const at = payload[0] === MARK_0 && payload[1] === MARK_0 ? 0 : payload.indexOf(MARK)
+  if (at === -1) return onControl(client, payload)
+  delivered++
+  if (measuring) {
+    const latency = nowUs() - digits(payload, at + 2, 13)
+    histogram[Math.min(BUCKETS - 1, Math.floor(latency / BUCKET_US))]!++
+    if (latency > maxLatencyUs) maxLatencyUs = latency
+  }
+  if (config.window !== undefined && client.publisher >= 0 && digits(payload, at + 16, 5) === client.publisher) publish(client)
+}
+
+let markSocketIoReady: Array<() => void> = []
+function onControl (client: Client, payload: Buffer): void {
+  if (config.kind === 'socket.io') {
+    const type = payload.toString('latin1', 0, 2)
+    if (type[0] === '0') client.socket.sendText('40')
+    else if (type === '40') markSocketIoReady[clients.indexOf(client)]?.()
+    else if (payload.length === 1 && type[0] === '2') client.socket.sendText('3')
+    return
+  }
+  if (payload.includes('"error"')) {
+    refused++
+    expected -= members[client.channel]!
+    if (config.window !== undefined && client.publisher >= 0) setTimeout(() => publish(client), 1)
+  }
+}
+
+function percentile (fraction: number): number {
+  const total = histogram.reduce((sum, count) => sum + count, 0)
+  let seen = 0
+  for (let i = 0; i < BUCKETS; i++) {
+    seen += histogram[i]!
+    if (seen >= total * fraction) return ((i + 1) * BUCKET_US) / 1000
+  }
+  return maxLatencyUs / 1000
+}
+
+async function connectAll (): Promise<void> {
+  markSocketIoReady = []
+  const batch = 200
+  for (let start = 0; start < config.subscribers; start += batch) {
+    const opening: Array<Promise<void>> = []
+    for (let i = start; i < Math.min(config.subscribers, start + batch); i++) {
+      const channel = i % config.channels
+      const name = `c${channel}`
+      const headers = sign === undefined ? undefined : { authorization: `Bearer ${sign({ id: `u${i}`, groups: [name] })}` }
+      const client = {} as Client
+      Object.assign(client, {
+        channel,
+        publisher: i < config.publishers ? i : -1,
+        socket: new LeanSocket({ port: config.port, path: path(name), headers, onText: (payload) => onText(client, payload) })
+      })
+      const ready = config.kind === 'socket.io'
+        ? Promise.all([client.socket.opened, new Promise<void>((resolve) => { markSocketIoReady[i] = resolve })]).then(() => {})
+        : client.socket.opened
+      client.ready = ready
+      clients.push(client)
+      opening.push(ready)
+    }
+    await Promise.all(opening)
+  }
+}
+
+async function run (): Promise<GeneratorResult> {
+  await connectAll()
+  const publishers = clients.filter((client) => client.publisher >= 0)
+  let timer: NodeJS.Timeout | undefined
+  const started = performance.now()
+  if (config.window !== undefined) {
+    for (const client of publishers) for (let i = 0; i < config.window; i++) publish(client)
+  } else {
+    let next = 0
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - started) / 1000) * config.rate!)
+      while (published + refused < due) publish(publishers[next++ % publishers.length]!)
+    }, 2)
+  }
+  await sleep(config.warmupMs)
+  measuring = true
+  console.log(JSON.stringify({ event: 'measure-start' }))
+  const deliveredBefore = delivered
+  const cpuBefore = process.cpuUsage()
+  const measureStart = performance.now()
+  await sleep(config.durationMs)
+  const measuredSeconds = (performance.now() - measureStart) / 1000
+  const deliveredInWindow = delivered - deliveredBefore
+  const cpu = process.cpuUsage(cpuBefore)
+  console.log(JSON.stringify({ event: 'measure-end' }))
+  measuring = false
+  publishing = false
+  clearInterval(timer)
+  const drainUntil = performance.now() + 5_000
+  while (delivered < expected && performance.now() < drainUntil) await sleep(20)
+  for (const client of clients) client.socket.close()
+  return {
+    published,
+    delivered,
+    deliveredPerSecond: Math.round(deliveredInWindow / measuredSeconds),
+    expected,
+    lost: expected - delivered,
+    refused,
+    latencyMs: { p50: percentile(0.5), p99: percentile(0.99), max: maxLatencyUs / 1000 },
+    generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    measuredSeconds
+  }
+}
+
+function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+if (config.idle) {
+  await connectAll()
+  console.log(JSON.stringify({ connected: clients.length }))
+  process.stdin.resume()
+  process.stdin.on('end', () => process.exit(0))
+} else {
+  console.log(JSON.stringify(await run()))
+  process.exit(0)
+}

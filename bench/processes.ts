@@ -1,0 +1,62 @@
+// Starting the processes of a benchmark run, pinned to a core, and reading their CPU and memory.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { createInterface } from 'node:readline'
+
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** `taskset -c <core>` where the machine has that core, so server and generator do not compete. */
+export function pinned (core: number, command: string, args: string[]): [string, string[]] {
+  return availableParallelism() > core ? ['taskset', ['-c', String(core), command, ...args]] : [command, args]
+}
+
+export interface Started {
+  child: ChildProcess
+  port: number
+  lines: AsyncIterableIterator<string>
+  stop (): Promise<void>
+}
+
+/** Spawns a process and resolves with the port its first matching output line names. */
+export async function startProcess (command: [string, string[]], env: NodeJS.ProcessEnv, portPattern: RegExp): Promise<Started> {
+  const child = spawn(command[0], command[1], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  let port: number | undefined
+  while (port === undefined) {
+    const { value, done } = await lines.next()
+    if (done) throw new Error(`${command.join(' ')} exited before it listened`)
+    const match = portPattern.exec(value)
+    if (match) port = Number(match[1])
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  void (async () => { for await (const _ of { [Symbol.asyncIterator]: () => lines }) { /* discard */ } })().catch(() => {})
+  return {
+    child,
+    port,
+    lines,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+      setTimeout(() => child.kill('SIGKILL'), 15_000).unref()
+    })
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+}
+
+/** Resident memory of a process, in bytes. */
+export function rssBytes (pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(match?.[1] ?? 0) * 1024
+}
+
+/** The real process behind `taskset`, which execs it (same pid). */
+export function pidOf (started: Started): number {
+  return started.child.pid!
+}

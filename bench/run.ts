@@ -1,0 +1,262 @@
+// npm run bench -- [--scenario S/C/P ...] [--window 1] [--duration 5] [--rounds 3]
+//                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
+// Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
+// same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
+import { spawn } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import { MongoClient } from 'mongodb'
+import { jongodbBinary } from '../lib/embedded-mongo.js'
+import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
+import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
+
+const SERVER_CORE = 0
+const LOAD_CORE = 1
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
+const DB = 'chat_bench'
+const dist = import.meta.dirname
+
+const { values: flags } = parseArgs({
+  options: {
+    scenario: { type: 'string', multiple: true },
+    window: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    payload: { type: 'string', default: '64' },
+    idle: { type: 'string', default: '10000' },
+    'persist-seconds': { type: 'string', default: '60' },
+    quick: { type: 'boolean', default: false }
+  }
+})
+const quick = flags.quick
+const scenarios = (flags.scenario ?? ['1000/100/100', '4000/200/100']).map((text) => {
+  const [subscribers, channels, publishers] = text.split('/').map(Number) as [number, number, number]
+  return { name: text, subscribers, channels, publishers }
+})
+const rounds = quick ? 1 : Number(flags.rounds)
+const durationMs = (quick ? 2 : Number(flags.duration)) * 1000
+const persistMs = (quick ? 10 : Number(flags['persist-seconds'])) * 1000
+const idleConnections = quick ? 2000 : Number(flags.idle)
+const servers: ServerKind[] = ['service', 'raw-ws', 'socket.io']
+
+// ---- MongoDB: an external jongodb on the load core, emptied from here, never by the service ----
+const mongoUri = process.env.BENCH_MONGO_URI ?? (await startJongodbOnLoadCore())
+const mongo = new MongoClient(mongoUri)
+const collection = mongo.db(DB).collection('messages')
+
+async function startJongodbOnLoadCore (): Promise<string> {
+  const started = await startProcess(pinned(LOAD_CORE, jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
+  process.on('exit', () => started.child.kill('SIGKILL'))
+  return `mongodb://127.0.0.1:${started.port}/?directConnection=true`
+}
+
+/**
+ * jongodb's insert cost grows with a collection's live documents, so the bench keeps the
+ * collection small by deleting what the service stored, counting it as stored.
+ */
+function janitor (): { stop (): Promise<number> } {
+  let removed = 0
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      removed += (await collection.deleteMany({})).deletedCount
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  })()
+  return {
+    async stop () {
+      running = false
+      await loop
+      return removed + (await collection.deleteMany({})).deletedCount
+    }
+  }
+}
+
+async function startServer (kind: ServerKind): Promise<Started> {
+  if (kind === 'service') {
+    return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, '..', 'server.js')]), {
+      PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: mongoUri, MONGO_DB: DB,
+      DEAD_LETTER_FILE: join('bench-results', 'dead-letter.jsonl')
+    }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+  }
+  const file = kind === 'raw-ws' ? 'raw-ws.js' : 'socketio.js'
+  return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
+}
+
+interface Sample { cpuSeconds: number, rssBytes: number }
+interface RunResult extends GeneratorResult { server: ServerKind, scenario: string, serverCpuSeconds: number, serverRssBytes: number, deliveriesPerCpuSecond: number, stored?: number, peakQueueDepth?: number, generatorSaturated: boolean }
+
+/** Runs the generator against a server, sampling the server's CPU over the measured window. */
+async function generate (server: Started, config: GeneratorConfig): Promise<{ result: GeneratorResult, cpu: number, rss: number }> {
+  const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify(config)]), { stdio: ['ignore', 'pipe', 'inherit'] })
+  let start: Sample | undefined
+  let end: Sample | undefined
+  let result: GeneratorResult | undefined
+  const pid = pidOf(server)
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const message = JSON.parse(line)
+    if (message.event === 'measure-start') start = { cpuSeconds: cpuSeconds(pid), rssBytes: rssBytes(pid) }
+    else if (message.event === 'measure-end') end = { cpuSeconds: cpuSeconds(pid), rssBytes: rssBytes(pid) }
+    else result = message
+  }
+  if (result === undefined || start === undefined || end === undefined) throw new Error('the generator did not report')
+  return { result, cpu: end.cpuSeconds - start.cpuSeconds, rss: end.rssBytes }
+}
+
+async function queueDepth (server: Started): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${server.port}/ready`).then((r) => r.json() as Promise<{ queueDepth: number }>, () => ({ queueDepth: -1 }))
+  return response.queueDepth
+}
+
+async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs): Promise<RunResult> {
+  const server = await startServer(kind)
+  const sweep = kind === 'service' ? janitor() : undefined
+  let peakQueueDepth = 0
+  const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
+  try {
+    const { result, cpu, rss } = await generate(server, {
+      kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
+      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+    })
+    let stored: number | undefined
+    if (kind === 'service') {
+      clearInterval(poller)
+      while (await queueDepth(server) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+      stored = await sweep!.stop()
+    }
+    const deliveredInWindow = result.deliveredPerSecond * result.measuredSeconds
+    return {
+      server: kind,
+      scenario: scenario.name,
+      ...result,
+      serverCpuSeconds: cpu,
+      serverRssBytes: rss,
+      deliveriesPerCpuSecond: Math.round(deliveredInWindow / Math.max(cpu, 0.01)),
+      stored,
+      peakQueueDepth: kind === 'service' ? peakQueueDepth : undefined,
+      // A generator that used (nearly) a whole core measured itself, not the server.
+      generatorSaturated: result.generatorCpuSeconds / result.measuredSeconds > 0.95
+    }
+  } finally {
+    clearInterval(poller)
+    await server.stop()
+  }
+}
+
+async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }> {
+  const server = await startServer(kind)
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const baseline = rssBytes(pidOf(server))
+    const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
+      kind, port: server.port, subscribers: idleConnections, channels: Math.ceil(idleConnections / 10), publishers: 0,
+      durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+    } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
+    for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const loaded = rssBytes(pidOf(server))
+    child.stdin!.end()
+    await new Promise((resolve) => child.once('exit', resolve))
+    return { server: kind, connections: idleConnections, baselineBytes: baseline, bytesPerConnection: Math.round((loaded - baseline) / idleConnections) }
+  } finally {
+    await server.stop()
+  }
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN
+}
+
+function summarize (runs: RunResult[]) {
+  const groups = new Map<string, RunResult[]>()
+  for (const run of runs) groups.set(`${run.scenario} ${run.server}`, [...(groups.get(`${run.scenario} ${run.server}`) ?? []), run])
+  return [...groups.values()].map((group) => ({
+    scenario: group[0]!.scenario,
+    server: group[0]!.server,
+    deliveredPerSecond: median(group.map((run) => run.deliveredPerSecond)),
+    deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
+    p50Ms: median(group.map((run) => run.latencyMs.p50)),
+    p99Ms: median(group.map((run) => run.latencyMs.p99)),
+    maxMs: median(group.map((run) => run.latencyMs.max)),
+    serverCpuPerSecond: median(group.map((run) => run.serverCpuSeconds / run.measuredSeconds)),
+    generatorCpuPerSecond: median(group.map((run) => run.generatorCpuSeconds / run.measuredSeconds)),
+    serverRssMiB: median(group.map((run) => run.serverRssBytes / 2 ** 20)),
+    lost: group.reduce((sum, run) => sum + run.lost, 0),
+    refused: group.reduce((sum, run) => sum + run.refused, 0),
+    stored: group.some((run) => run.stored !== undefined) ? group.reduce((sum, run) => sum + (run.stored ?? 0), 0) : undefined,
+    accepted: group.reduce((sum, run) => sum + run.published - run.refused, 0),
+    generatorSaturated: group.some((run) => run.generatorSaturated)
+  }))
+}
+
+function table (title: string, rows: Array<Record<string, unknown>>): void {
+  console.log(`\n${title}`)
+  if (rows.length === 0) return
+  const columns = Object.keys(rows[0]!)
+  const cell = (value: unknown) => typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : String(value ?? '')
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row[column]).length)))
+  console.log(columns.map((column, i) => column.padEnd(widths[i]!)).join('  '))
+  for (const row of rows) console.log(columns.map((column, i) => cell(row[column]).padEnd(widths[i]!)).join('  '))
+}
+
+// ---- the run ----
+const closedLoop: RunResult[] = []
+for (let round = 0; round < rounds; round++) {
+  for (const scenario of scenarios) {
+    for (const kind of servers) {
+      const result = await runOnce(kind, scenario, { window: Number(flags.window) })
+      closedLoop.push(result)
+      console.error(`round ${round + 1} ${scenario.name} ${kind}: ${result.deliveredPerSecond} deliveries/s, lost ${result.lost}${result.generatorSaturated ? ' (generator saturated)' : ''}`)
+    }
+  }
+}
+const closedSummary = summarize(closedLoop)
+const ratios = closedSummary.filter((row) => row.server !== 'raw-ws').map((row) => {
+  const raw = closedSummary.find((other) => other.scenario === row.scenario && other.server === 'raw-ws')!
+  return {
+    scenario: row.scenario,
+    server: row.server,
+    throughputVsRaw: row.deliveredPerSecond / raw.deliveredPerSecond,
+    perCpuVsRaw: row.deliveriesPerCpuSecond / raw.deliveriesPerCpuSecond
+  }
+})
+
+// Open loop at half the service's maximum publish rate, where latency means something.
+const openLoop: RunResult[] = []
+for (const scenario of scenarios) {
+  const serviceMax = median(closedLoop.filter((run) => run.server === 'service' && run.scenario === scenario.name)
+    .map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
+  const rate = Math.round(serviceMax / 2)
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of servers) openLoop.push({ ...await runOnce(kind, scenario, { rate }), scenario: `${scenario.name} @${rate}/s` })
+  }
+}
+const openSummary = summarize(openLoop)
+
+// Persistence at the service's maximum rate: the queue must stay flat, every message stored.
+const first = scenarios[0]!
+const persistence = await runOnce('service', first, { window: Number(flags.window) }, persistMs)
+
+const idle = [await idleRss('service'), await idleRss('raw-ws')]
+
+const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
+table('Closed loop (medians)', closedSummary)
+table('Against raw ws', ratios)
+table('Open loop at 50% of the service maximum (medians)', openSummary.map(({ scenario, server, deliveredPerSecond, p50Ms, p99Ms, maxMs, lost }) => ({ scenario, server, deliveredPerSecond, p50Ms, p99Ms, maxMs, lost })))
+table(`Persistence over ${persistMs / 1000} s at the maximum rate (${first.name})`, [{
+  accepted: persistence.published - persistence.refused, stored: persistence.stored, refused: persistence.refused,
+  storedPerSecond: Math.round((persistence.stored ?? 0) / (persistMs / 1000 + 1)), peakQueueDepth: persistence.peakQueueDepth,
+  serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
+}])
+table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
+
+mkdirSync('bench-results', { recursive: true })
+const file = join('bench-results', `bench-${Date.now()}.json`)
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle }, null, 2))
+console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
+await mongo.close()
+process.exit(0)
