@@ -7,14 +7,15 @@ export interface LeanSocketOptions {
   port: number
   path: string
   headers?: Record<string, string>
-  onText: (payload: Buffer) => void
+  /** A text frame: its payload is data[start, end), not copied. */
+  onText: (data: Buffer, start: number, end: number) => void
 }
 
 const HANDSHAKE_END = Buffer.from('\r\n\r\n')
 
 export class LeanSocket {
   readonly #socket: Socket
-  readonly #onText: (payload: Buffer) => void
+  readonly #onText: (data: Buffer, start: number, end: number) => void
   #pending: Buffer | undefined
   #upgraded = false
   readonly opened: Promise<void>
@@ -86,9 +87,8 @@ export class LeanSocket {
         start = offset + 10
       }
       if (data.length < start + length) break
-      const payload = data.subarray(start, start + length)
-      if (opcode === 0x1) this.#onText(payload)
-      else if (opcode === 0x9) this.#control(0x8a, payload)
+      if (opcode === 0x1) this.#onText(data, start, start + length)
+      else if (opcode === 0x9) this.#control(0x8a, data.subarray(start, start + length))
       else if (opcode === 0x8) this.close()
       offset = start + length
     }

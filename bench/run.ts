@@ -28,6 +28,8 @@ const { values: flags } = parseArgs({
     payload: { type: 'string', default: '64' },
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
+    servers: { type: 'string', default: 'service,raw-ws,socket.io' },
+    only: { type: 'string', default: 'closed,open,persistence,idle' },
     quick: { type: 'boolean', default: false }
   }
 })
@@ -40,7 +42,8 @@ const rounds = quick ? 1 : Number(flags.rounds)
 const durationMs = (quick ? 2 : Number(flags.duration)) * 1000
 const persistMs = (quick ? 10 : Number(flags['persist-seconds'])) * 1000
 const idleConnections = quick ? 2000 : Number(flags.idle)
-const servers: ServerKind[] = ['service', 'raw-ws', 'socket.io']
+const servers = flags.servers.split(',') as ServerKind[]
+const parts = new Set(flags.only.split(','))
 
 // ---- MongoDB: an external jongodb on the load core, emptied from here, never by the service ----
 const mongoUri = process.env.BENCH_MONGO_URI ?? (await startJongodbOnLoadCore())
@@ -205,7 +208,7 @@ function table (title: string, rows: Array<Record<string, unknown>>): void {
 
 // ---- the run ----
 const closedLoop: RunResult[] = []
-for (let round = 0; round < rounds; round++) {
+for (let round = 0; round < (parts.has('closed') || parts.has('open') ? rounds : 0); round++) {
   for (const scenario of scenarios) {
     for (const kind of servers) {
       const result = await runOnce(kind, scenario, { window: Number(flags.window) })
@@ -216,7 +219,8 @@ for (let round = 0; round < rounds; round++) {
 }
 const closedSummary = summarize(closedLoop)
 const ratios = closedSummary.filter((row) => row.server !== 'raw-ws').map((row) => {
-  const raw = closedSummary.find((other) => other.scenario === row.scenario && other.server === 'raw-ws')!
+  const raw = closedSummary.find((other) => other.scenario === row.scenario && other.server === 'raw-ws')
+  if (raw === undefined) return { scenario: row.scenario, server: row.server }
   return {
     scenario: row.scenario,
     server: row.server,
@@ -227,7 +231,7 @@ const ratios = closedSummary.filter((row) => row.server !== 'raw-ws').map((row) 
 
 // Open loop at half the service's maximum publish rate, where latency means something.
 const openLoop: RunResult[] = []
-for (const scenario of scenarios) {
+for (const scenario of parts.has('open') ? scenarios : []) {
   const serviceMax = median(closedLoop.filter((run) => run.server === 'service' && run.scenario === scenario.name)
     .map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
   const rate = Math.round(serviceMax / 2)
@@ -239,15 +243,15 @@ const openSummary = summarize(openLoop)
 
 // Persistence at the service's maximum rate: the queue must stay flat, every message stored.
 const first = scenarios[0]!
-const persistence = await runOnce('service', first, { window: Number(flags.window) }, persistMs)
+const persistence = parts.has('persistence') ? await runOnce('service', first, { window: Number(flags.window) }, persistMs) : undefined
 
-const idle = [await idleRss('service'), await idleRss('raw-ws')]
+const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-ws')] : []
 
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
 table('Open loop at 50% of the service maximum (medians)', openSummary.map(({ scenario, server, deliveredPerSecond, p50Ms, p99Ms, maxMs, lost }) => ({ scenario, server, deliveredPerSecond, p50Ms, p99Ms, maxMs, lost })))
-table(`Persistence over ${persistMs / 1000} s at the maximum rate (${first.name})`, [{
+if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at the maximum rate (${first.name})`, [{
   accepted: persistence.published - persistence.refused, stored: persistence.stored, refused: persistence.refused,
   storedPerSecond: Math.round((persistence.stored ?? 0) / (persistMs / 1000 + 1)), peakQueueDepth: persistence.peakQueueDepth,
   serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)

@@ -4,8 +4,8 @@ export type FanoutStatus = 'single-instance' | 'up' | 'down'
 
 /** Delivery beyond this process, and the counts that go with it. */
 export interface Fanout {
-  /** Delivers a message that was already broadcast locally to the other instances. */
-  publish (channel: string, messageId: string, frame: Buffer): void
+  /** Delivers a message (its JSON) that was already broadcast locally to the other instances. */
+  publish (channel: string, messageId: string, payload: Buffer): void
   /** Connected clients per channel, across every instance. */
   counts (channels: string[]): Promise<Record<string, number>>
   status (): FanoutStatus

@@ -1,4 +1,4 @@
-/** Anything that can receive a serialized message: a local WebSocket, in practice. */
+/** Anything that can receive a message as a ready WebSocket text frame: a local WebSocket, in practice. */
 export interface Subscriber {
   deliver (messageId: string, frame: Buffer): void
   close (code: number, reason: string): void

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Fanout, FanoutStatus } from './fanout.js'
 import type { Hub } from './hub.js'
+import { textFrame } from './ws-frame.js'
 
 const MESSAGE_PREFIX = 'chat:channel:'
 const COUNTS_PREFIX = 'chat:counts:'
@@ -62,10 +63,10 @@ export class RedisFanout implements Fanout {
     await publisher.multi().del(this.#countsKey).zrem(INSTANCES_KEY, this.instanceId).exec().catch(() => {})
   }
 
-  publish (channel: string, messageId: string, frame: Buffer): void {
+  publish (channel: string, messageId: string, payload: Buffer): void {
     this.#header.write(messageId, INSTANCE_ID_LENGTH, 'latin1')
-    const payload = Buffer.concat([this.#header, frame])
-    this.#options.publisher.publish(MESSAGE_PREFIX + channel, payload).catch((error: unknown) => {
+    const message = Buffer.concat([this.#header, payload])
+    this.#options.publisher.publish(MESSAGE_PREFIX + channel, message).catch((error: unknown) => {
       this.#warn(error, 'publishing a message to Redis failed; it reached local clients and is stored, but not other instances')
     })
   }
@@ -97,7 +98,7 @@ export class RedisFanout implements Fanout {
     if (payload.toString('latin1', 0, INSTANCE_ID_LENGTH) === this.instanceId) return
     const channel = redisChannel.toString('utf8', MESSAGE_PREFIX.length)
     const messageId = payload.toString('latin1', INSTANCE_ID_LENGTH, HEADER_LENGTH)
-    this.#options.hub.broadcast(channel, messageId, payload.subarray(HEADER_LENGTH))
+    this.#options.hub.broadcast(channel, messageId, textFrame(payload.subarray(HEADER_LENGTH)))
   }
 
   /** Other instances see a change within COUNTS_DEBOUNCE_MS, however many sockets come and go. */

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createMessage, fromDocument, toDocument, type ChatMessage } from '../lib/message.js'
 import { Unavailable } from '../lib/errors.js'
+import { textFrame } from '../lib/ws-frame.js'
 import type { HistoryQuery, Scope } from '../lib/message-store.js'
 
 declare module 'fastify' {
@@ -33,9 +34,9 @@ async function messages (app: FastifyInstance): Promise<void> {
       if (!writer.enqueue(toDocument(message))) {
         throw new Unavailable(writer.accepting ? 'too many messages waiting to be stored' : 'shutting down')
       }
-      const frame = Buffer.from(JSON.stringify(message))
-      app.chatHub.broadcast(channel, message.id, frame)
-      app.chatFanout.publish(channel, message.id, frame)
+      const payload = Buffer.from(JSON.stringify(message))
+      app.chatHub.broadcast(channel, message.id, textFrame(payload))
+      app.chatFanout.publish(channel, message.id, payload)
       return message
     },
     history: (query) => app.chatStore.history(query).catch(databaseUnavailable),

@@ -1,12 +1,17 @@
 import t from 'tap'
 import type { WebSocket } from 'ws'
 import { SocketSubscriber } from '../../lib/socket-subscriber.js'
+import { textFrame } from '../../lib/ws-frame.js'
 
+/** A ws-like socket whose TCP writes (pre-framed) and ws sends (catch-up) land in one list. */
 function fakeSocket (bufferedAmount = 0) {
   const sent: string[] = []
   let terminated = false
   const socket = {
+    OPEN: 1,
+    readyState: 1,
     bufferedAmount,
+    _socket: { write: (frame: Buffer) => { sent.push(frame.subarray(2).toString()) } },
     send: (data: Buffer | string) => { sent.push(data.toString()) },
     terminate: () => { terminated = true },
     close: () => {}
@@ -14,7 +19,7 @@ function fakeSocket (bufferedAmount = 0) {
   return { socket: socket as unknown as WebSocket, sent, terminated: () => terminated }
 }
 
-const frame = (id: string) => Buffer.from(JSON.stringify({ id }))
+const frame = (id: string) => textFrame(Buffer.from(JSON.stringify({ id })))
 
 t.test('while catching up, live messages wait; then missed first, live after, none twice', async (t) => {
   const { socket, sent } = fakeSocket()
