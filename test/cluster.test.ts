@@ -122,8 +122,8 @@ t.test('an instance subscribes only to the channels its local clients are on', a
   t.same(await subscribed(), [])
   const clients = await Promise.all(['team', 'other', 'team'].map((channel, i) => Client.open(wsUrl(servers[i]!, channel), { headers: member(`s${i}`) })))
   t.same(await eventually(subscribed, (channels) => channels.length === 2), ['chat:channel:other', 'chat:channel:team'])
-  const numsub = await inspector.pubsub('NUMSUB', 'chat:channel:team') as Array<string | number>
-  t.equal(Number(numsub[1]), 2, 'two instances hold team')
+  const teamSubscribers = async () => Number((await inspector.pubsub('NUMSUB', 'chat:channel:team') as Array<string | number>)[1])
+  t.equal(await eventually(teamSubscribers, (count) => count === 2), 2, 'two instances hold team')
   await Promise.all(clients.map((client) => client.close()))
   t.same(await eventually(subscribed, (channels) => channels.length === 0), [], 'unsubscribed after the last local client left')
 })
