@@ -13,6 +13,7 @@ import { jongodbBinary } from '../lib/embedded-mongo.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
 
+const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
 const SERVER_CORE = 0
 const LOAD_CORE = 1
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
@@ -159,7 +160,8 @@ async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connect
       durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
     } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
     for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    // Let the garbage of 10,000 handshakes be collected: what stays is what connections hold.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS))
     const loaded = rssBytes(pidOf(server))
     child.stdin!.end()
     await new Promise((resolve) => child.once('exit', resolve))

@@ -11,7 +11,7 @@ export interface TokenReaderOptions {
 export function createTokenReader (options: TokenReaderOptions): (token: string) => Claims {
   const decode = options.skipVerification
     ? createDecoder()
-    : createVerifier({ key: requireSecret(options.secret), algorithms: ['HS256'], cache: 10_000 })
+    : createVerifier({ key: requireSecret(options.secret), algorithms: ['HS256'], cache: 1_000 })
   return (token) => {
     let payload: unknown
     try {
