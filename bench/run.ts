@@ -1,4 +1,4 @@
-// npm run bench -- [--scenario S/C/P ...] [--window 1] [--duration 5] [--rounds 3]
+// npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
@@ -23,7 +23,7 @@ const dist = import.meta.dirname
 const { values: flags } = parseArgs({
   options: {
     scenario: { type: 'string', multiple: true },
-    window: { type: 'string', default: '1' },
+    window: { type: 'string', default: '8' },
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     payload: { type: 'string', default: '64' },
