@@ -19,15 +19,23 @@ interface DeadLetterLine {
  */
 export class DeadLetterFile {
   readonly path: string
+  /** Appends and the rename that starts a replay take turns, so no append lands in a claimed file. */
+  #turn: Promise<unknown> = Promise.resolve()
 
   constructor (path: string) {
     this.path = path
   }
 
-  async append (documents: MessageDocument[]): Promise<void> {
-    if (documents.length === 0) return
+  append (documents: MessageDocument[]): Promise<void> {
+    if (documents.length === 0) return Promise.resolve()
+    return this.#inTurn(() => this.#append(documents))
+  }
+
+  async #append (documents: MessageDocument[]): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true })
-    const lines = documents.map((document) => JSON.stringify({ ...document, _id: document._id.toHexString() }) + '\n').join('')
+    // Each line starts with a newline: a line torn by a crash mid-append stays alone on its line
+    // (and is skipped) instead of swallowing the next message appended after the restart.
+    const lines = documents.map((document) => '\n' + JSON.stringify({ ...document, _id: document._id.toHexString() })).join('') + '\n'
     const handle = await open(this.path, 'a')
     try {
       await handle.appendFile(lines)
@@ -39,7 +47,7 @@ export class DeadLetterFile {
 
   /** Stores every message of the file (and of any replay interrupted earlier) with `insert`, then removes them. */
   async replay (insert: (batch: MessageDocument[]) => Promise<void>, batchSize: number): Promise<number> {
-    await this.#claimCurrentFile()
+    await this.#inTurn(() => this.#claimCurrentFile())
     let replayed = 0
     for (const file of await this.#claimedFiles()) {
       const documents = parseLines(await readFile(file, 'utf8').catch(ignoreMissing))
@@ -50,6 +58,12 @@ export class DeadLetterFile {
       replayed += documents.length
     }
     return replayed
+  }
+
+  #inTurn<T> (step: () => Promise<T>): Promise<T> {
+    const result = this.#turn.then(step)
+    this.#turn = result.catch(() => {})
+    return result
   }
 
   async #claimCurrentFile (): Promise<void> {

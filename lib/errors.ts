@@ -8,6 +8,7 @@ export const InvalidMessage = createError<[string]>('CHAT_INVALID_MESSAGE', 'Inv
 export const InvalidHistoryQuery = createError<[string]>('CHAT_INVALID_HISTORY_QUERY', 'Invalid history query: %s', 400)
 export const InvalidCountsRequest = createError<[string]>('CHAT_INVALID_COUNTS_REQUEST', 'Invalid counts request: %s', 400)
 export const BodyTooLarge = createError<[number]>('CHAT_BODY_TOO_LARGE', 'Request body is larger than %s bytes', 413)
+export const UpgradeRequired = createError('CHAT_UPGRADE_REQUIRED', 'This endpoint is a WebSocket: send an Upgrade request', 426)
 export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
 export const CatchUpTruncated = createError<[string]>('CHAT_CATCH_UP_TRUNCATED', '%s', 413)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)

@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry from 'p-retry'
 import type { MessageDocument } from './message.js'
 
+const IN_FLIGHT_GRACE_MS = 1_000
+
 export interface WriterLogger {
   warn (object: object, message: string): void
   error (object: object, message: string): void
@@ -85,8 +87,10 @@ export class MessageWriter {
     const deadline = sleep(deadlineMs, 'deadline' as const, { ref: false })
     const outcome = await Promise.race([this.drained().then(() => 'drained' as const), deadline])
     if (outcome === 'deadline') {
+      // Aborting stops retries, not a write already on the wire: give that one a moment,
+      // then hand over the queue, in-flight batch included, whatever the database does.
       this.#stop.abort()
-      await this.#running
+      await Promise.race([this.#running, sleep(IN_FLIGHT_GRACE_MS, undefined, { ref: false })])
     }
     return this.#queue.splice(0)
   }

@@ -32,7 +32,6 @@ export class RedisFanout implements Fanout {
   readonly #options: RedisFanoutOptions
   readonly #header = Buffer.alloc(HEADER_LENGTH)
   readonly #countsKey = `${COUNTS_PREFIX}${this.instanceId}`
-  #countsChanged = true
   #timer: NodeJS.Timeout | undefined
   #soon: NodeJS.Timeout | undefined
   readonly #lastWarned = new Map<string, number>()
@@ -103,7 +102,6 @@ export class RedisFanout implements Fanout {
 
   /** Other instances see a change within COUNTS_DEBOUNCE_MS, however many sockets come and go. */
   #countsDidChange (): void {
-    this.#countsChanged = true
     if (this.#timer === undefined || this.#soon !== undefined) return
     this.#soon = setTimeout(() => {
       this.#soon = undefined
@@ -118,21 +116,15 @@ export class RedisFanout implements Fanout {
   async #publishCounts (): Promise<void> {
     const { publisher, hub, countsTtlMs } = this.#options
     const expiresAt = Date.now() + countsTtlMs
-    const transaction = publisher.multi()
-    if (this.#countsChanged) {
-      this.#countsChanged = false
-      transaction.del(this.#countsKey)
-      const counts = hub.counts()
-      if (counts.size > 0) transaction.hset(this.#countsKey, Object.fromEntries(counts))
-    }
+    // The whole hash every time, not only changes: a Redis that restarted or was flushed in
+    // between has lost it, and a lone PEXPIRE would not bring it back.
+    const transaction = publisher.multi().del(this.#countsKey)
+    const counts = hub.counts()
+    if (counts.size > 0) transaction.hset(this.#countsKey, Object.fromEntries(counts))
     transaction.pexpire(this.#countsKey, countsTtlMs)
       .zadd(INSTANCES_KEY, expiresAt, this.instanceId)
       .zremrangebyscore(INSTANCES_KEY, '-inf', Date.now())
-    const results = await transaction.exec().catch((error: unknown) => {
-      this.#countsChanged = true
-      throw error
-    })
-    if (results === null) this.#countsChanged = true
+    await transaction.exec()
   }
 
   #follow (command: Promise<unknown>, what: string): void {

@@ -4,6 +4,10 @@ import type { Subscriber } from './hub.js'
 
 /** A client that cannot keep up is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+/** Live messages held back during a catch-up, at most; a catch-up that slow drops the client. */
+const MAX_HELD_MESSAGES = 10_000
+/** How long a catch-up waits for the client to read what was already sent. */
+const DRAIN_TIMEOUT_MS = 30_000
 
 /**
  * A WebSocket as a hub subscriber. Broadcast frames arrive already framed (see textFrame) and
@@ -27,7 +31,7 @@ export class SocketSubscriber implements Subscriber {
 
   deliver (messageId: string, frame: Buffer): void {
     if (this.#held !== undefined) {
-      this.#held.push([messageId, frame])
+      if (this.#held.push([messageId, frame]) > MAX_HELD_MESSAGES) this.#socket.terminate()
       return
     }
     const socket = this.#socket
@@ -40,15 +44,45 @@ export class SocketSubscriber implements Subscriber {
     else this.#tcp.write(frame)
   }
 
-  /** Sends the missed messages, then the live ones held meanwhile, and goes live. */
-  release (missed: Array<{ id: string }>): void {
+  /**
+   * Sends the missed messages, pausing whenever the client has more than MAX_BUFFERED_BYTES
+   * unread, then the live ones held meanwhile, and goes live.
+   */
+  async release (missed: Array<{ id: string }>): Promise<void> {
+    const socket = this.#socket
+    for (const message of missed) {
+      if (socket.readyState !== socket.OPEN) return
+      socket.send(JSON.stringify(message))
+      if (socket.bufferedAmount > MAX_BUFFERED_BYTES && !await this.#drained()) {
+        socket.terminate()
+        return
+      }
+    }
     const held = this.#held ?? []
     this.#held = undefined
     const sent = new Set(missed.map((message) => message.id))
-    for (const message of missed) this.#socket.send(JSON.stringify(message))
     for (const [messageId, frame] of held) {
       if (!sent.has(messageId)) this.deliver(messageId, frame)
     }
+  }
+
+  /** Resolves true once the client has read what is buffered, false if it does not in time. */
+  #drained (): Promise<boolean> {
+    const tcp = this.#tcp
+    if (tcp === undefined) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const done = (result: boolean): void => {
+        clearTimeout(timer)
+        tcp.removeListener('drain', onDrain)
+        tcp.removeListener('close', onClose)
+        resolve(result)
+      }
+      const onDrain = (): void => done(true)
+      const onClose = (): void => done(false)
+      const timer = setTimeout(() => done(false), DRAIN_TIMEOUT_MS)
+      tcp.once('drain', onDrain)
+      tcp.once('close', onClose)
+    })
   }
 
   close (code: number, reason: string): void {

@@ -1,5 +1,6 @@
 // Decorates `chatFanout`: delivery to WebSocket clients on other instances, and cluster-wide
 // counts, over Redis when REDIS_URL is set; a single instance otherwise.
+import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
@@ -31,7 +32,8 @@ async function fanout (app: FastifyInstance): Promise<void> {
   app.decorate('chatFanout', redis)
   app.addHook('onReady', async () => redis.start())
   app.addHook('onClose', async () => {
-    await redis.stop()
+    // A Redis that stalls must not hold up the shutdown (the write queue flushes after this).
+    await Promise.race([redis.stop(), sleep(1_000, undefined, { ref: false })])
     publisher.disconnect()
     subscriber.disconnect()
   })

@@ -2,6 +2,7 @@
 // survives a database that is down, and `chatStore`, the message collection. Without a
 // MONGO_URI it starts the embedded in-memory server first.
 import fastifyMongo from '@fastify/mongodb'
+import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import { MongoClient } from 'mongodb'
 import pRetry from 'p-retry'
@@ -20,8 +21,11 @@ declare module 'fastify' {
 async function mongo (app: FastifyInstance): Promise<void> {
   const { mongoDb, mongoCollection } = app.chatSettings
   const uri = app.chatSettings.mongoUri ?? await embeddedUri(app)
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000 })
-  app.addHook('onClose', () => client.close())
+  // Every operation gives up after timeoutMS, so a database that stalls (rather than refuses)
+  // cannot hold a write, a history read or the shutdown flush forever; the writer retries.
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, timeoutMS: 15_000 })
+  // A hung database can keep close() waiting on its open operations: give it a second.
+  app.addHook('onClose', () => Promise.race([client.close(), sleep(1_000, undefined, { ref: false })]))
   await app.register(fastifyMongo, { client, database: mongoDb, name: 'chat' })
 
   const store = new MessageStore(client.db(mongoDb).collection<MessageDocument>(mongoCollection), connectOnDemand(client))

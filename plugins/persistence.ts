@@ -1,6 +1,7 @@
 // Decorates `chatWriter`: the background writer that stores every accepted message. Batches
 // whose retries ran out, and whatever is unwritten at shutdown, go to the dead-letter file,
 // which is replayed at start and, retrying until MongoDB is back, after each hand-off.
+import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
@@ -65,9 +66,9 @@ async function persistence (app: FastifyInstance): Promise<void> {
   app.addHook('onReady', async () => replayDeadLetters())
   app.addHook('onClose', async () => {
     const unwritten = await writer.close(settings.shutdownTimeoutMs)
-    stop.abort()
-    await replaying
     await deadLetter.append(unwritten)
+    stop.abort()
+    await Promise.race([replaying, sleep(1_000, undefined, { ref: false })])
     if (unwritten.length > 0) {
       app.log.warn({ count: unwritten.length, file: deadLetter.path }, 'shutdown deadline passed: unwritten messages saved to the dead-letter file')
     }

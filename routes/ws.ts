@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { WebSocket } from '@fastify/websocket'
 import type { FastifyBaseLogger } from 'fastify'
 import { Type } from 'typebox'
-import { CatchUpTruncated } from '../lib/errors.js'
+import { CatchUpTruncated, UpgradeRequired } from '../lib/errors.js'
 import { errorFrame, readContentFrame } from '../lib/frames.js'
 import { ChannelId, MessageId } from '../lib/schemas.js'
 import { SocketSubscriber } from '../lib/socket-subscriber.js'
@@ -19,13 +19,17 @@ const WsQuery = Type.Object({
 })
 
 const ws: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/ws', {
-    websocket: true,
+  app.route({
+    method: 'GET',
+    url: '/ws',
     schema: { querystring: WsQuery },
-    preHandler: [app.chatAuthenticate, app.chatRequireAccess((request) => (request.query as { channel: string }).channel)]
-  }, (socket, request) => {
-    // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
-    serve(socket, request.query.channel, request.query.since, claimsOf(request).id)
+    preHandler: [app.chatAuthenticate, app.chatRequireAccess((request) => (request.query as { channel: string }).channel)],
+    // A plain GET (no upgrade) gets an answer in the error shape rather than an empty 404.
+    handler: async () => { throw new UpgradeRequired() },
+    wsHandler: (socket, request) => {
+      // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
+      serve(socket, request.query.channel, request.query.since, claimsOf(request).id)
+    }
   })
 
   function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string): void {
@@ -52,12 +56,12 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   function catchUp (socket: WebSocket, subscriber: SocketSubscriber, channel: string, since: string, sendError: (error: unknown) => void, log: FastifyBaseLogger): void {
-    app.chatMessages.after({ channel }, since, CATCH_UP_LIMIT + 1).then((missed) => {
+    app.chatMessages.after({ channel }, since, CATCH_UP_LIMIT + 1).then(async (missed) => {
       if (missed.length > CATCH_UP_LIMIT) {
         sendError(new CatchUpTruncated(`more than ${CATCH_UP_LIMIT} messages since ${since}; sending the oldest ${CATCH_UP_LIMIT}, page the rest with GET /api/messages/${channel}?after=`))
       }
-      subscriber.release(missed.slice(0, CATCH_UP_LIMIT))
-    }, (error: unknown) => {
+      await subscriber.release(missed.slice(0, CATCH_UP_LIMIT))
+    }).catch((error: unknown) => {
       log.error({ err: error }, 'catching up a reconnecting client failed')
       socket.close(1011, 'could not read missed messages')
     })

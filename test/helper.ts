@@ -179,14 +179,16 @@ export function getWithBody (url: string, body: string, headers: Record<string, 
 
 /**
  * A TCP proxy in front of MongoDB. `delayMs` holds every chunk that long (a slow database);
- * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data).
+ * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data);
+ * `stall()` keeps connections open and passes nothing.
  */
-export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void }> {
+export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void }> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
   let isDown = false
+  let stalled = false
   const relay = (from: Socket, to: Socket): void => {
-    const pass = (chunk: Buffer) => { if (!to.destroyed) to.write(chunk) }
+    const pass = (chunk: Buffer) => { if (!to.destroyed && !stalled) to.write(chunk) }
     from.on('data', (chunk: Buffer) => delayMs > 0 ? setTimeout(pass, delayMs, chunk) : pass(chunk))
     from.on('close', () => setTimeout(() => to.destroy(), delayMs))
     from.on('error', () => to.destroy())
@@ -215,7 +217,9 @@ export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise
       isDown = true
       for (const socket of sockets) socket.destroy()
     },
-    up () { isDown = false }
+    up () { isDown = false },
+    /** Connections stay open but nothing passes any more: a database that hangs. */
+    stall () { stalled = true }
   }
 }
 

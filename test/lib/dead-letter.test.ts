@@ -9,8 +9,8 @@ t.test('appended messages replay as they were; a line torn by a crash is skipped
   const file = new DeadLetterFile(join(directory, 'nested', 'dead.jsonl'))
   const documents = ['a', 'b', 'c'].map((content) => toDocument(createMessage('c', 'u', content)))
   await file.append(documents.slice(0, 2))
+  // A crash in the middle of an append leaves a line without its end.
   await appendFile(file.path, '{"_id":"6b06')
-  await appendFile(file.path, '\n')
   await file.append(documents.slice(2))
 
   const batches: MessageDocument[][] = []

@@ -27,7 +27,7 @@ t.test('while catching up, live messages wait; then missed first, live after, no
   subscriber.deliver('03', frame('03'))
   subscriber.deliver('04', frame('04'))
   t.same(sent, [], 'nothing is sent before the catch-up')
-  subscriber.release([{ id: '01' }, { id: '02' }, { id: '03' }])
+  await subscriber.release([{ id: '01' }, { id: '02' }, { id: '03' }])
   subscriber.deliver('05', frame('05'))
   t.same(sent.map((data) => JSON.parse(data).id), ['01', '02', '03', '04', '05'])
 })
@@ -43,4 +43,13 @@ t.test('a client that does not read is dropped instead of buffered without bound
   new SocketSubscriber(socket, { holdLive: false }).deliver('01', frame('01'))
   t.ok(terminated())
   t.same(sent, [])
+})
+
+t.test('a catch-up that holds too many live messages drops the client instead of growing', async (t) => {
+  const { socket, terminated } = fakeSocket()
+  const subscriber = new SocketSubscriber(socket, { holdLive: true })
+  for (let i = 0; i < 10_000; i++) subscriber.deliver(String(i), frame(String(i)))
+  t.notOk(terminated())
+  subscriber.deliver('one more', frame('one more'))
+  t.ok(terminated())
 })

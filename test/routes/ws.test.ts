@@ -34,6 +34,8 @@ t.test('upgrade needs a token and access to the channel', async (t) => {
   t.equal(await upgradeStatus(`${service.ws}`, bearer(alice)), 400)
   t.equal(await upgradeStatus(`${service.ws}?channel=%24where`, bearer({ id: '$where', groups: [] })), 400)
   t.equal(await upgradeStatus(`${service.ws}?channel=team`, bearer(alice)), 101)
+  const plain = await get(`${service.base}/ws?channel=team`, bearer(alice))
+  t.match(plain, { status: 426, body: { statusCode: 426, code: 'CHAT_UPGRADE_REQUIRED' } }, 'a plain GET is told to upgrade')
 })
 
 t.test('browsers pass the token as a subprotocol or an access_token query parameter', async (t) => {
