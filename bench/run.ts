@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
     only: { type: 'string', default: 'closed,open,persistence,idle' },
+    rate: { type: 'string' },
     quick: { type: 'boolean', default: false }
   }
 })
@@ -52,7 +53,7 @@ const mongo = new MongoClient(mongoUri)
 const collection = mongo.db(DB).collection('messages')
 
 async function startJongodbOnLoadCore (): Promise<string> {
-  const started = await startProcess(pinned(LOAD_CORE, jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
+  const started = await startProcess(pinned(Number(process.env.BENCH_MONGO_CORE ?? LOAD_CORE), jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
   process.on('exit', () => started.child.kill('SIGKILL'))
   return `mongodb://127.0.0.1:${started.port}/?directConnection=true`
 }
@@ -236,7 +237,7 @@ const openLoop: RunResult[] = []
 for (const scenario of parts.has('open') ? scenarios : []) {
   const serviceMax = median(closedLoop.filter((run) => run.server === 'service' && run.scenario === scenario.name)
     .map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
-  const rate = Math.round(serviceMax / 2)
+  const rate = flags.rate !== undefined ? Number(flags.rate) : Math.round(serviceMax / 2)
   for (let round = 0; round < rounds; round++) {
     for (const kind of servers) openLoop.push({ ...await runOnce(kind, scenario, { rate }), scenario: `${scenario.name} @${rate}/s` })
   }

@@ -73,7 +73,7 @@ export class MessageStore {
   async ping (timeoutMs: number): Promise<void> {
     const timeout = AbortSignal.timeout(timeoutMs)
     await Promise.race([
-      this.#connected().then(() => this.#collection.db.command({ ping: 1 }, { timeoutMS: timeoutMs })),
+      this.#connected().then(() => this.#collection.db.command({ ping: 1 })),
       new Promise((_resolve, reject) => timeout.addEventListener('abort', () => reject(new Error('ping timed out'))))
     ])
   }

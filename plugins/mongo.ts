@@ -21,9 +21,9 @@ declare module 'fastify' {
 async function mongo (app: FastifyInstance): Promise<void> {
   const { mongoDb, mongoCollection } = app.chatSettings
   const uri = app.chatSettings.mongoUri ?? await embeddedUri(app)
-  // Every operation gives up after timeoutMS, so a database that stalls (rather than refuses)
-  // cannot hold a write, a history read or the shutdown flush forever; the writer retries.
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, timeoutMS: 15_000 })
+  // A connection that goes silent fails after socketTimeoutMS, so a database that stalls (rather
+  // than refuses) cannot hold a write or a history read forever; the writer then retries.
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, socketTimeoutMS: 20_000 })
   // A hung database can keep close() waiting on its open operations: give it a second.
   app.addHook('onClose', () => Promise.race([client.close(), sleep(1_000, undefined, { ref: false })]))
   await app.register(fastifyMongo, { client, database: mongoDb, name: 'chat' })
