@@ -9,6 +9,8 @@ export type ServerKind = 'service' | 'raw-ws' | 'socket.io'
 export interface GeneratorConfig {
   kind: ServerKind
   port: number
+  /** Several instances of one cluster: socket i goes to ports[i % ports.length]. */
+  ports?: number[]
   subscribers: number
   channels: number
   publishers: number
@@ -155,7 +157,7 @@ async function connectAll (): Promise<void> {
       Object.assign(client, {
         channel,
         publisher: i < config.publishers ? i : -1,
-        socket: new LeanSocket({ port: config.port, path: path(name), headers, onText: (data, begin, end) => onText(client, data, begin, end) })
+        socket: new LeanSocket({ port: config.ports?.[i % config.ports.length] ?? config.port, path: path(name), headers, onText: (data, begin, end) => onText(client, data, begin, end) })
       })
       const ready = config.kind === 'socket.io'
         ? Promise.all([client.socket.opened, new Promise<void>((resolve) => { markSocketIoReady[i] = resolve })]).then(() => {})

@@ -2,7 +2,8 @@
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +14,7 @@ import { jongodbBinary } from '../lib/embedded-mongo.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
 
+const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
 const SERVER_CORE = 0
 const LOAD_CORE = 1
@@ -30,7 +32,7 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
-    only: { type: 'string', default: 'closed,open,persistence,idle' },
+    only: { type: 'string', default: 'closed,open,persistence,idle,cluster' },
     rate: { type: 'string' },
     quick: { type: 'boolean', default: false }
   }
@@ -80,11 +82,12 @@ function janitor (): { stop (): Promise<number> } {
   }
 }
 
-async function startServer (kind: ServerKind): Promise<Started> {
+async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   if (kind === 'service') {
     return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, '..', 'server.js')]), {
+      ...env,
       PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: mongoUri, MONGO_DB: DB,
-      DEAD_LETTER_FILE: join('bench-results', 'dead-letter.jsonl')
+      DEAD_LETTER_FILE: join('bench-results', `dead-letter-${Date.now()}-${Math.random()}.jsonl`)
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
   const file = kind === 'raw-ws' ? 'raw-ws.js' : 'socketio.js'
@@ -95,16 +98,20 @@ interface Sample { cpuSeconds: number, rssBytes: number }
 interface RunResult extends GeneratorResult { server: ServerKind, scenario: string, serverCpuSeconds: number, serverRssBytes: number, deliveriesPerCpuSecond: number, stored?: number, peakQueueDepth?: number, generatorSaturated: boolean }
 
 /** Runs the generator against a server, sampling the server's CPU over the measured window. */
-async function generate (server: Started, config: GeneratorConfig): Promise<{ result: GeneratorResult, cpu: number, rss: number }> {
+async function generate (server: Started, config: GeneratorConfig, others: Started[] = []): Promise<{ result: GeneratorResult, cpu: number, rss: number }> {
   const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify(config)]), { stdio: ['ignore', 'pipe', 'inherit'] })
   let start: Sample | undefined
   let end: Sample | undefined
   let result: GeneratorResult | undefined
-  const pid = pidOf(server)
+  const pids = [server, ...others].map(pidOf)
+  const sample = (): Sample => ({
+    cpuSeconds: pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    rssBytes: pids.reduce((sum, pid) => sum + rssBytes(pid), 0)
+  })
   for await (const line of createInterface({ input: child.stdout! })) {
     const message = JSON.parse(line)
-    if (message.event === 'measure-start') start = { cpuSeconds: cpuSeconds(pid), rssBytes: rssBytes(pid) }
-    else if (message.event === 'measure-end') end = { cpuSeconds: cpuSeconds(pid), rssBytes: rssBytes(pid) }
+    if (message.event === 'measure-start') start = sample()
+    else if (message.event === 'measure-end') end = sample()
     else result = message
   }
   if (result === undefined || start === undefined || end === undefined) throw new Error('the generator did not report')
@@ -170,6 +177,14 @@ async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connect
   } finally {
     await server.stop()
   }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 function median (values: number[]): number {
@@ -250,6 +265,51 @@ const persistence = parts.has('persistence') ? await runOnce('service', first, {
 
 const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-ws')] : []
 
+// Two service instances sharing Redis (and MongoDB) against one instance, same CPU budget
+// (both on the server core), same load: sockets alternate between the instances.
+const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
+
+async function clusterRuns () {
+  const port = await freePort()
+  const redis = spawn(...pinned(LOAD_CORE, 'redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1']), { stdio: 'ignore' })
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const scenario = scenarios[0]!
+  const rows = []
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const instances of [1, 2]) {
+        const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', { REDIS_URL: `redis://127.0.0.1:${port}` })))
+        const sweep = janitor()
+        try {
+          for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
+            const { result, cpu } = await generate(started[0]!, {
+              kind: 'service', port: started[0]!.port, ports: started.map((server) => server.port), ...scenario, ...load,
+              durationMs, warmupMs: 1000, payloadBytes: Number(flags.payload), jwtSecret: JWT_SECRET
+            }, started.slice(1))
+            rows.push({ instances, load: load.window !== undefined ? `closed, window ${load.window}` : `open, ${CLUSTER_RATE}/s`, deliveredPerSecond: result.deliveredPerSecond, p50Ms: result.latencyMs.p50, p99Ms: result.latencyMs.p99, serverCpuPerSecond: cpu / result.measuredSeconds, lost: result.lost })
+          }
+        } finally {
+          await sweep.stop()
+          await Promise.all(started.map((server) => server.stop()))
+        }
+      }
+    }
+  } finally {
+    redis.kill('SIGKILL')
+  }
+  const groups = new Map<string, typeof rows>()
+  for (const row of rows) groups.set(`${row.instances} ${row.load}`, [...(groups.get(`${row.instances} ${row.load}`) ?? []), row])
+  return [...groups.values()].map((group) => ({
+    instances: group[0]!.instances,
+    load: group[0]!.load,
+    deliveredPerSecond: median(group.map((row) => row.deliveredPerSecond)),
+    p50Ms: median(group.map((row) => row.p50Ms)),
+    p99Ms: median(group.map((row) => row.p99Ms)),
+    serverCpuPerSecond: median(group.map((row) => row.serverCpuPerSecond)),
+    lost: group.reduce((sum, row) => sum + row.lost, 0)
+  }))
+}
+
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
@@ -259,11 +319,12 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
   storedPerSecond: Math.round((persistence.stored ?? 0) / (persistMs / 1000 + 1)), peakQueueDepth: persistence.peakQueueDepth,
   serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
 }])
+table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
 await mongo.close()
 process.exit(0)
