@@ -187,15 +187,20 @@ async function freePort (): Promise<number> {
   return port
 }
 
+/** The rounds of each configuration, in first-seen order. */
+function groupBy<T> (items: T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>()
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item])
+  return [...groups.values()]
+}
+
 function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? NaN
 }
 
 function summarize (runs: RunResult[]) {
-  const groups = new Map<string, RunResult[]>()
-  for (const run of runs) groups.set(`${run.scenario} ${run.server}`, [...(groups.get(`${run.scenario} ${run.server}`) ?? []), run])
-  return [...groups.values()].map((group) => ({
+  return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
     scenario: group[0]!.scenario,
     server: group[0]!.server,
     deliveredPerSecond: median(group.map((run) => run.deliveredPerSecond)),
@@ -297,9 +302,7 @@ async function clusterRuns () {
   } finally {
     redis.kill('SIGKILL')
   }
-  const groups = new Map<string, typeof rows>()
-  for (const row of rows) groups.set(`${row.instances} ${row.load}`, [...(groups.get(`${row.instances} ${row.load}`) ?? []), row])
-  return [...groups.values()].map((group) => ({
+  return groupBy(rows, (row) => `${row.instances} ${row.load}`).map((group) => ({
     instances: group[0]!.instances,
     load: group[0]!.load,
     deliveredPerSecond: median(group.map((row) => row.deliveredPerSecond)),
