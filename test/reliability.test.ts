@@ -173,3 +173,27 @@ t.test('catch-up while messages keep arriving leaves no gap and no duplicate', a
   const earlierIds = earlier.map((response) => response.body.id).sort()
   t.same(frames.slice(0, 50).map((frame) => frame.id).sort(), earlierIds, 'missed ones first')
 })
+
+t.test('a catch-up larger than the send buffer waits for a slow reader and still delivers everything in order', async (t) => {
+  const service = await buildService(t)
+  const seen = (await send(service.base, 'start')).body.id
+  const big = 'x'.repeat(4000)
+  const missed: string[] = []
+  for (let i = 0; i < 3000; i += 100) {
+    const batch = await Promise.all(Array.from({ length: 100 }, (_, j) => send(service.base, `${i + j} ${big}`)))
+    missed.push(...batch.map((response) => response.body.id))
+  }
+  // ~12 MB of missed messages: more than the 8 MiB the service lets a client leave unread.
+  const back = new Client(`${service.ws}?channel=team&since=${seen}`, { headers: bearer(member) })
+  await new Promise((resolve) => back.socket.once('open', resolve))
+  const tcp = (back.socket as unknown as { _socket: import('node:net').Socket })._socket
+  tcp.pause()
+  await sleep(1_000)
+  t.ok(back.frames.length < missed.length, 'nothing more arrives while the client does not read')
+  tcp.resume()
+  const frames = await back.receive(missed.length, 30_000)
+  const ids = [...missed].sort()
+  t.same(frames.map((frame) => frame.id), ids, 'all of them, once, in order')
+  t.equal(back.socket.readyState, back.socket.OPEN, 'the slow reader was not dropped')
+  await back.close()
+})
