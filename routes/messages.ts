@@ -31,7 +31,8 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       params: ChannelParams,
       querystring: Type.Object({
-        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_MAX_LIMIT })),
+        // Digits only: TypeBox's query conversion would read "1.5" as 1 and "0x10" as 16.
+        limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
         before: Type.Optional(MessageId),
         after: Type.Optional(MessageId)
       }),
@@ -41,7 +42,9 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const claims = claimsOf(request)
     const channel = request.params.channel_id
-    const { before, after, limit = HISTORY_DEFAULT_LIMIT } = request.query
+    const { before, after } = request.query
+    const limit = request.query.limit === undefined ? HISTORY_DEFAULT_LIMIT : Number(request.query.limit)
+    if (limit < 1 || limit > HISTORY_MAX_LIMIT) throw new InvalidHistoryQuery(`limit must be an integer from 1 to ${HISTORY_MAX_LIMIT}`)
     if (before !== undefined && after !== undefined) throw new InvalidHistoryQuery('give before or after, not both')
     const scope = historyScope(claims, channel, await app.chatAuthorize(claims, channel))
     // Paging backwards (newest first) by default; forwards (oldest first) from `after`, to catch up.

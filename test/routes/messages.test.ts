@@ -64,7 +64,9 @@ t.test('REST messages through a real socket, mounted under /chat', async (t) => 
     t.same(last.body.map((m: any) => m.content), ['m0'])
     t.equal((await get(`${url('pages')}?limit=0`, member)).status, 400)
     t.equal((await get(`${url('pages')}?limit=201`, member)).status, 400)
-    t.equal((await get(`${url('pages')}?limit=abc`, member)).status, 400)
+    for (const limit of ['abc', '1.5', '0x10', '1e2', '-1', '']) {
+      t.equal((await get(`${url('pages')}?limit=${limit}`, member)).status, 400, `limit=${limit}`)
+    }
     t.equal((await get(`${url('pages')}?before=not-an-id`, member)).status, 400)
   })
 
