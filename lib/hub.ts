@@ -23,10 +23,6 @@ export class Hub {
     this.#events = events
   }
 
-  channels (): IterableIterator<string> {
-    return this.#channels.keys()
-  }
-
   join (channel: string, subscriber: Subscriber): void {
     let subscribers = this.#channels.get(channel)
     if (subscribers === undefined) {

@@ -34,6 +34,3 @@ export function fromDocument (document: MessageDocument): ChatMessage {
   return { id: _id.toHexString(), ...fields }
 }
 
-export function isMessageId (value: string): boolean {
-  return /^[0-9a-f]{24}$/.test(value)
-}

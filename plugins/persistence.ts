@@ -11,7 +11,6 @@ import { MessageWriter } from '../lib/message-writer.js'
 declare module 'fastify' {
   interface FastifyInstance {
     chatWriter: MessageWriter
-    chatDeadLetter: DeadLetterFile
   }
 }
 
@@ -61,7 +60,6 @@ async function persistence (app: FastifyInstance): Promise<void> {
     }
   })
   app.decorate('chatWriter', writer)
-  app.decorate('chatDeadLetter', deadLetter)
 
   app.addHook('onReady', async () => replayDeadLetters())
   app.addHook('onClose', async () => {
