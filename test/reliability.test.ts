@@ -73,7 +73,9 @@ t.test('retries exhausted: the batch goes to the dead-letter file, and a restart
   const mongo = await stoppableMongo(t)
   const directory = t.testdir()
   const deadLetterFile = join(directory, 'dead-letter.jsonl')
-  const options = { retryAttempts: 1, writeRetryMaxDelayMs: 20, deadLetterFile }
+  // Each attempt against a stopped server waits out server selection (5 s): a window long
+  // enough for the four concurrent posts to form one batch keeps the test within its timeout.
+  const options = { retryAttempts: 1, writeRetryMaxDelayMs: 20, writeBatchWindowMs: 500, deadLetterFile }
   // The file, and the copies a replay renames it to while it retries against a database still down.
   const deadLetterLines = async () => {
     const files = (await readdir(directory)).filter((name) => name.startsWith('dead-letter.jsonl'))
