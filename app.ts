@@ -6,25 +6,31 @@ import sensible from '@fastify/sensible'
 import websocket from '@fastify/websocket'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyPluginOptions } from 'fastify'
+import type { Registry } from 'prom-client'
 import type { Authorize } from './lib/access.js'
 import type { Settings } from './lib/settings.js'
-import { MESSAGE_BODY_LIMIT } from './lib/schemas.js'
+import { ErrorResponse, MESSAGE_BODY_LIMIT } from './lib/schemas.js'
 import settings from './plugins/settings.js'
+import metrics from './plugins/metrics.js'
 import mongo from './plugins/mongo.js'
 import auth from './plugins/auth.js'
 import hub from './plugins/hub.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
+import docs from './plugins/docs.js'
 import { replyNotFound, replyWithError } from './plugins/error-replies.js'
 
 export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
   /** Replaces the seed's access rule (id or group equals the channel) for REST and WebSocket alike. */
   authorize?: Authorize
+  /** The host's prom-client registry: the chat metrics go there, so that one /metrics serves both. */
+  metricsRegistry?: Registry
 }
 
 export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
   await app.register(settings, options)
+  await app.register(metrics, options)
   // Before @fastify/websocket, so that on close the hub's 1001 reaches clients first.
   await app.register(hub)
   if (!app.hasDecorator('httpErrors')) await app.register(sensible)
@@ -40,11 +46,13 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   app.setErrorHandler(replyWithError)
+  app.addSchema(ErrorResponse)
   // Bodies are JSON only; Fastify's built-in text/plain parser would turn a 415 into a 400.
   app.removeContentTypeParser('text/plain')
   // Standalone, server.ts owns the root 404; mounted, the host owns its own.
   if (app.prefix !== '') app.setNotFoundHandler(replyNotFound)
 
+  await app.register(docs)
   // Only the service's own (empty) options go down: the host's prefix is already applied.
   await app.register(autoload, { dir: join(import.meta.dirname, 'routes'), options: {} })
 }

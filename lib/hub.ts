@@ -16,7 +16,13 @@ export interface HubEvents {
 /** Local channel membership and fan-out. The frame is serialized once by the caller, never per subscriber. */
 export class Hub {
   readonly #channels = new Map<string, Set<Subscriber>>()
+  readonly #delivered: (recipients: number) => void
   #events: HubEvents = {}
+
+  /** `delivered` hears of every broadcast once, with its number of recipients (for metrics). */
+  constructor (delivered: (recipients: number) => void = () => {}) {
+    this.#delivered = delivered
+  }
 
   /** Follows which channels have local subscribers (to subscribe to them elsewhere, say). */
   watch (events: HubEvents): void {
@@ -49,7 +55,15 @@ export class Hub {
     const subscribers = this.#channels.get(channel)
     if (subscribers === undefined) return 0
     for (const subscriber of subscribers) subscriber.deliver(messageId, frame)
+    this.#delivered(subscribers.size)
     return subscribers.size
+  }
+
+  /** Local subscribers over all channels. */
+  get size (): number {
+    let size = 0
+    for (const subscribers of this.#channels.values()) size += subscribers.size
+    return size
   }
 
   count (channel: string): number {

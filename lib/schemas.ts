@@ -1,33 +1,68 @@
-// Request and response schemas shared by REST routes and WebSocket frames.
+// Request and response schemas shared by REST routes and WebSocket frames. Their descriptions
+// and examples also make the OpenAPI document (plugins/docs.ts).
 import { Type, type Static } from 'typebox'
 import { CHANNEL_ID_PATTERN } from './channel.js'
+import type { ErrorBody } from './errors.js'
 
 export const MAX_CONTENT_LENGTH = 4096
 export const MESSAGE_BODY_LIMIT = 16 * 1024
 export const HISTORY_DEFAULT_LIMIT = 50
 export const HISTORY_MAX_LIMIT = 200
 
-export const ChannelId = Type.String({ pattern: CHANNEL_ID_PATTERN })
-export const MessageId = Type.String({ pattern: '^[0-9a-f]{24}$' })
+const EXAMPLE_ID = '6b06ec9c9ca8c2fad139f951'
+
+export const ChannelId = Type.String({
+  pattern: CHANNEL_ID_PATTERN,
+  description: 'A user id or a group id: 1 to 100 characters, a letter, digit or _ first, then letters, digits or _ . : @ + = | -',
+  examples: ['group1']
+})
+export const MessageId = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'A message id: an ObjectId as 24 lowercase hex characters', examples: [EXAMPLE_ID] })
 
 /** What a client sends, over REST or as a WebSocket frame. Unknown fields are ignored. */
 export const SendMessageBody = Type.Object({
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S' })
-})
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S', description: '1 to 4096 characters, not all whitespace' })
+}, { description: 'A message to send. Other fields (sender, id) are ignored: the sender is the token\'s id.', examples: [{ content: 'hello group' }] })
 export type SendMessageBody = Static<typeof SendMessageBody>
 
 export const Message = Type.Object({
   id: MessageId,
-  channel: Type.String(),
-  sender: Type.String(),
-  content: Type.String(),
+  channel: Type.String({ examples: ['group1'] }),
+  sender: Type.String({ description: 'The `id` claim of the sender\'s token', examples: ['user123'] }),
+  content: Type.String({ examples: ['hello group'] }),
   // A Date in handlers, an ISO 8601 string on the wire.
-  createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' })
+  createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the service accepted the message', examples: ['2026-11-25T14:11:40.424Z'] })
+}, {
+  description: 'A message, as REST answers it and WebSocket frames carry it',
+  examples: [{ id: EXAMPLE_ID, channel: 'group1', sender: 'user123', content: 'hello group', createdAt: '2026-11-25T14:11:40.424Z' }]
 })
 
+/** The one error shape of every 4xx/5xx answer: a shared schema, referenced by each route's error statuses. */
 export const ErrorResponse = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String()
+  statusCode: Type.Integer({ examples: [403] }),
+  code: Type.String({ description: 'A stable code: CHAT_* from the service, FST_ERR_* from Fastify (see the README)', examples: ['CHAT_FORBIDDEN'] }),
+  error: Type.String({ description: 'The HTTP reason phrase', examples: ['Forbidden'] }),
+  message: Type.String({ description: 'What went wrong, for people', examples: ['No access to channel other'] })
+}, {
+  $id: 'ChatError',
+  description: 'Every 4xx/5xx answer of the service; WebSocket error frames carry it under "error"',
+  examples: [{ statusCode: 403, code: 'CHAT_FORBIDDEN', error: 'Forbidden', message: 'No access to channel other' }]
 })
+
+/** An error status of a route, in the shared shape; the description says when the route answers it. */
+export function errorResponse (description: string) {
+  return Type.Unsafe<ErrorBody>({ $ref: 'ChatError', description })
+}
+
+/** Error statuses that several routes answer alike. */
+export const Unauthorized = errorResponse('No token, or an invalid one: not HS256 with the service\'s secret, expired, or without valid `id` and `groups` claims (CHAT_UNAUTHORIZED)')
+export const ChannelIdTooLong = errorResponse('Channel id longer than 100 characters (FST_ERR_MAX_PARAM_LENGTH)')
+
+/** 503 with Retry-After: the client should try again later. */
+export function unavailableResponse (when: string) {
+  return Type.Unsafe<ErrorBody>({
+    $ref: 'ChatError',
+    description: `${when} (CHAT_UNAVAILABLE)`,
+    // `example`, not `examples`: OpenAPI 3.0 header schemas take only the former.
+    headers: { 'retry-after': Type.String({ description: 'Seconds to wait before trying again', example: '5' }) }
+  })
+}

@@ -26,7 +26,9 @@ export const SettingsSchema = Type.Object({
   logLevel: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
-  ], { default: 'info' })
+  ], { default: 'info' }),
+  metrics: Type.Boolean({ default: true, description: 'GET /metrics in the Prometheus text format; false turns the route off' }),
+  docs: Type.Boolean({ default: true, description: 'The OpenAPI document at GET /docs/json and its viewer at GET /docs; false turns both off' })
 })
 
 export type Settings = Static<typeof SettingsSchema>

@@ -1,5 +1,5 @@
 // Decorates `chatFanout`: delivery to WebSocket clients on other instances, and cluster-wide
-// counts, over Redis when REDIS_URL is set; a single instance otherwise.
+// counts, over Redis when REDIS_URL is set (its state is a metric); a single instance otherwise.
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
@@ -30,6 +30,7 @@ async function fanout (app: FastifyInstance): Promise<void> {
   }
   const redis = new RedisFanout({ hub: app.chatHub, publisher, subscriber, countsTtlMs, log: app.log })
   app.decorate('chatFanout', redis)
+  app.chatMetrics.watchRedis(() => redis.status() === 'up')
   app.addHook('onReady', async () => redis.start())
   app.addHook('onClose', async () => {
     // A Redis that stalls must not hold up the shutdown (the write queue flushes after this).
@@ -39,4 +40,4 @@ async function fanout (app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(fanout, { name: 'chat-fanout', dependencies: ['chat-settings', 'chat-hub'] })
+export default fp(fanout, { name: 'chat-fanout', dependencies: ['chat-settings', 'chat-metrics', 'chat-hub'] })

@@ -32,6 +32,7 @@ async function messages (app: FastifyInstance): Promise<void> {
     send (channel, sender, content) {
       const message = createMessage(channel, sender, content)
       if (!writer.enqueue(toDocument(message))) {
+        app.chatMetrics.refused(writer.accepting ? 'queue_full' : 'shutting_down')
         throw new Unavailable(writer.accepting ? 'too many messages waiting to be stored' : 'shutting down')
       }
       const payload = Buffer.from(JSON.stringify(message))

@@ -1,6 +1,7 @@
 // Decorates `chatWriter`: the background writer that stores every accepted message. Batches
 // whose retries ran out, and whatever is unwritten at shutdown, go to the dead-letter file,
-// which is replayed at start and, retrying until MongoDB is back, after each hand-off.
+// which is replayed at start and, retrying until MongoDB is back, after each hand-off. Feeds the
+// stored, dead-letter and batch-write metrics.
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import pRetry from 'p-retry'
@@ -17,6 +18,7 @@ declare module 'fastify' {
 async function persistence (app: FastifyInstance): Promise<void> {
   const settings = app.chatSettings
   const store = app.chatStore
+  const metrics = app.chatMetrics
   const deadLetter = new DeadLetterFile(settings.deadLetterFile)
   const stop = new AbortController()
   let replaying: Promise<void> | undefined
@@ -35,7 +37,10 @@ async function persistence (app: FastifyInstance): Promise<void> {
       maxTimeout: settings.writeRetryMaxDelayMs,
       signal: stop.signal
     }).then(
-      (count) => { if (count > 0) app.log.info({ count, file: deadLetter.path }, 'replayed dead-lettered messages into MongoDB') },
+      (count) => {
+        metrics.replayed(count)
+        if (count > 0) app.log.info({ count, file: deadLetter.path }, 'replayed dead-lettered messages into MongoDB')
+      },
       () => {}
     ).finally(() => {
       replaying = undefined
@@ -44,7 +49,7 @@ async function persistence (app: FastifyInstance): Promise<void> {
   }
 
   const writer = new MessageWriter({
-    insert,
+    insert: metrics.timedWrites(insert),
     retryAttempts: settings.retryAttempts,
     batchSize: settings.writeBatchSize,
     batchWindowMs: settings.writeBatchWindowMs,
@@ -54,17 +59,20 @@ async function persistence (app: FastifyInstance): Promise<void> {
     log: app.log,
     onRetriesExhausted: async (batch) => {
       await deadLetter.append(batch)
+      metrics.deadLettered(batch.length)
       // Replays (retrying until MongoDB is back) even if no new message comes to trigger it.
       replayDeadLetters()
       app.log.error({ count: batch.length, file: deadLetter.path }, 'messages written to the dead-letter file; they are replayed when MongoDB accepts writes again')
     }
   })
   app.decorate('chatWriter', writer)
+  metrics.watchQueueDepth(() => writer.depth)
 
   app.addHook('onReady', async () => replayDeadLetters())
   app.addHook('onClose', async () => {
     const unwritten = await writer.close(settings.shutdownTimeoutMs)
     await deadLetter.append(unwritten)
+    metrics.deadLettered(unwritten.length)
     stop.abort()
     await Promise.race([replaying, sleep(1_000, undefined, { ref: false })])
     if (unwritten.length > 0) {
@@ -73,4 +81,4 @@ async function persistence (app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-mongo'] })
+export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-metrics', 'chat-mongo'] })

@@ -5,38 +5,69 @@ import { requestedChannels } from '../lib/counts-request.js'
 import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
 import { readBody } from '../lib/read-body.js'
 import {
-  ChannelId, ErrorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
-  MESSAGE_BODY_LIMIT, SendMessageBody
+  ChannelId, ChannelIdTooLong, errorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
+  MESSAGE_BODY_LIMIT, SendMessageBody, Unauthorized, unavailableResponse
 } from '../lib/schemas.js'
 import { claimsOf } from '../plugins/auth.js'
 
 const COUNTS_BODY_LIMIT = 64 * 1024
 
 const ChannelParams = Type.Object({ channel_id: ChannelId })
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503: ErrorResponse }
 
 const messages: FastifyPluginAsyncTypebox = async (app) => {
   const requireChannelAccess = app.chatRequireAccess((request) => (request.params as { channel_id: string }).channel_id)
 
   app.post('/api/messages/:channel_id', {
     bodyLimit: MESSAGE_BODY_LIMIT,
-    schema: { params: ChannelParams, body: SendMessageBody, response: { 201: Message, ...errors } },
-    preHandler: [app.chatAuthenticate, requireChannelAccess]
+    schema: {
+      operationId: 'sendMessage',
+      summary: 'Send a message',
+      description: 'Accepts a message for the channel: it is broadcast at once to the channel\'s WebSockets (on every instance with Redis) ' +
+        'and stored in MongoDB in the background, so 201 means accepted, not yet stored. Needs access to the channel: ' +
+        'the token\'s `id` or one of its `groups` equals the channel id.',
+      tags: ['messages'],
+      params: ChannelParams,
+      body: SendMessageBody,
+      response: {
+        201: { ...Message, description: 'The accepted message' },
+        400: errorResponse('Invalid channel id, or a body that is not JSON like {"content": "..."} with 1 to 4096 characters, not all whitespace (FST_ERR_VALIDATION, FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY)'),
+        401: Unauthorized,
+        403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
+        413: errorResponse('Body over 16 KiB (FST_ERR_CTP_BODY_TOO_LARGE)'),
+        414: ChannelIdTooLong,
+        415: errorResponse('Content-Type is not application/json (FST_ERR_CTP_INVALID_MEDIA_TYPE)'),
+        503: unavailableResponse('The write queue is full, or the service is shutting down')
+      }
+    },
+    preHandler: [app.chatAuthenticate, requireChannelAccess],
+    onError: async (_request, _reply, error) => app.chatMetrics.refusedWith(error)
   }, async (request, reply) => {
     const message = app.chatMessages.send(request.params.channel_id, claimsOf(request).id, request.body.content)
+    app.chatMetrics.accepted('rest')
     return reply.code(201).send(message)
   })
 
   app.get('/api/messages/:channel_id', {
     schema: {
+      operationId: 'listMessages',
+      summary: 'Read a channel\'s messages',
+      description: 'With access to the channel, all its messages; without, only those the caller sent to it (often none; never 403). ' +
+        `Newest first, paging back with \`before\`; or oldest first after \`after\`, to catch up, including messages not stored yet. ${HISTORY_DEFAULT_LIMIT} per page by default.`,
+      tags: ['messages'],
       params: ChannelParams,
       querystring: Type.Object({
         // Digits only: TypeBox's query conversion would read "1.5" as 1 and "0x10" as 16.
-        limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
-        before: Type.Optional(MessageId),
-        after: Type.Optional(MessageId)
+        limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: `Page size, 1 to ${HISTORY_MAX_LIMIT} in plain digits (default ${HISTORY_DEFAULT_LIMIT})`, examples: ['20'] })),
+        before: Type.Optional({ ...MessageId, description: 'Only messages older than this id (the last id of the previous page)' }),
+        after: Type.Optional({ ...MessageId, description: 'Only messages newer than this id, oldest first; not with `before`' })
       }),
-      response: { 200: Type.Array(Message), ...errors }
+      response: {
+        200: Type.Array(Message, { description: 'The messages' }),
+        400: errorResponse('Invalid channel id, `limit`, `before` or `after`, or both `before` and `after` (FST_ERR_VALIDATION, CHAT_INVALID_HISTORY_QUERY)'),
+        401: Unauthorized,
+        414: ChannelIdTooLong,
+        503: unavailableResponse('MongoDB cannot be reached')
+      }
     },
     preHandler: app.chatAuthenticate
   }, async (request) => {
@@ -56,8 +87,21 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
   // GET with a JSON body, as the seed documents it: Fastify does not parse GET bodies, so read it here.
   app.get('/api/messages/counts', {
     schema: {
-      querystring: Type.Object({ channels: Type.Optional(Type.String()) }),
-      response: { 200: Type.Record(Type.String(), Type.Integer()), 400: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse }
+      operationId: 'countConnections',
+      summary: 'Count the WebSocket clients of channels',
+      description: 'Open WebSocket connections per channel: of this instance, or of every instance with Redis. No token needed. ' +
+        'Give the channels as `?channels=a,b`, or as the JSON body {"channels": ["a", "b"]} on the GET (up to 64 KiB, whatever its Content-Type), or both; ' +
+        'at most 1000 distinct channels.',
+      tags: ['messages'],
+      querystring: Type.Object({
+        channels: Type.Optional(Type.String({ description: 'Comma-separated channel ids', examples: ['group1,user123'] }))
+      }),
+      response: {
+        200: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Connections per channel', examples: [{ group1: 5, user123: 0 }] }),
+        400: errorResponse('No channels, a body that is not {"channels": [strings]}, more than 1000 channels, or an invalid channel id (CHAT_INVALID_COUNTS_REQUEST)'),
+        413: errorResponse('Body over 64 KiB (CHAT_BODY_TOO_LARGE)'),
+        503: unavailableResponse('REDIS_URL is set and Redis cannot be reached')
+      }
     }
   }, async (request) => {
     const body = await readBody(request.raw, COUNTS_BODY_LIMIT)

@@ -11,12 +11,24 @@ const Readiness = Type.Object({
   accepting: Type.Boolean(),
   // Reported, not required: without Redis, local delivery and persistence go on.
   redis: Type.Union([Type.Literal('single-instance'), Type.Literal('up'), Type.Literal('down')])
-})
+}, { examples: [{ status: 'ready', database: 'up', queueDepth: 0, queueThreshold: 10000, accepting: true, redis: 'single-instance' }] })
 
 // Readiness, beside the seed's liveness check: 503 while the database is unreachable, the
 // write queue is over its threshold, or the service is shutting down.
 const ready: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/ready', { schema: { response: { 200: Readiness, 503: Readiness } } }, async (_request, reply) => {
+  app.get('/ready', {
+    schema: {
+      operationId: 'ready',
+      summary: 'Readiness',
+      description: 'Not ready (503) while MongoDB does not answer a ping within 1 s, more than READY_QUEUE_THRESHOLD messages wait to be stored, ' +
+        'or the service is shutting down. Redis is reported, not required.',
+      tags: ['operations'],
+      response: {
+        200: { ...Readiness, description: 'Ready' },
+        503: { ...Readiness, description: 'Not ready' }
+      }
+    }
+  }, async (_request, reply) => {
     const writer = app.chatWriter
     const queueThreshold = app.chatSettings.readyQueueThreshold
     const databaseUp = await app.chatStore.ping(PING_TIMEOUT_MS).then(() => true, () => false)

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Type } from 'typebox'
 import { CatchUpTruncated, UpgradeRequired } from '../lib/errors.js'
 import { errorFrame, readContentFrame } from '../lib/frames.js'
-import { ChannelId, MessageId } from '../lib/schemas.js'
+import { ChannelId, errorResponse, MessageId, Unauthorized } from '../lib/schemas.js'
 import { SocketSubscriber } from '../lib/socket-subscriber.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
@@ -13,16 +13,42 @@ import { toErrorBody } from '../plugins/error-replies.js'
 export const CATCH_UP_LIMIT = 10_000
 
 const WsQuery = Type.Object({
-  channel: ChannelId,
-  since: Type.Optional(MessageId),
-  access_token: Type.Optional(Type.String())
+  channel: { ...ChannelId, description: 'The channel to join' },
+  since: Type.Optional({ ...MessageId, description: 'The last message id the client received: the missed messages come first' }),
+  access_token: Type.Optional(Type.String({ description: 'The token, for browsers, which cannot set headers on a WebSocket (the Authorization header is tried first)' }))
 })
+
+const WS_DESCRIPTION = `Opens a WebSocket on one channel. The token and the access check apply at the upgrade; a refused upgrade is an ordinary HTTP answer in the error shape.
+Browsers, which cannot set headers on a WebSocket, can pass the token as the subprotocol pair \`access_token, <token>\` (the server then answers with the \`access_token\` subprotocol) or as the \`access_token\` query parameter.
+
+**Client to server**, text frames: \`{"content": "..."}\`, as the body of sendMessage. Each accepted frame becomes a message on the channel, sent by the token's \`id\`.
+
+**Server to client**, text frames:
+- a message, \`{"id", "channel", "sender", "content", "createdAt"}\`, as sendMessage answers it: every message sent to the channel over WebSocket or REST, the client's own included;
+- an error frame, \`{"error": {"statusCode", "code", "error", "message"}}\` (ChatError under "error"): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has invalid content, or is binary; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; 413 CHAT_CATCH_UP_TRUNCATED before a catch-up of more than ${CATCH_UP_LIMIT} messages. The connection stays open.
+
+**Catch-up** (\`since\`): the messages after that id come first, oldest first, then the live ones, none twice.
+
+**Close codes**: 1001 when the service shuts down, 1009 for a frame over 16 KiB, 1011 when the missed messages cannot be read.`
 
 const ws: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: 'GET',
     url: '/ws',
-    schema: { querystring: WsQuery },
+    schema: {
+      operationId: 'openWebSocket',
+      summary: 'Open a WebSocket on a channel',
+      description: WS_DESCRIPTION,
+      tags: ['websocket'],
+      querystring: WsQuery,
+      response: {
+        101: { type: 'null', description: 'Switching Protocols: the WebSocket is open (frames in the description)' },
+        400: errorResponse('Missing or invalid `channel`, or invalid `since` (FST_ERR_VALIDATION)'),
+        401: Unauthorized,
+        403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
+        426: errorResponse('A plain GET without Upgrade: websocket (CHAT_UPGRADE_REQUIRED)')
+      }
+    },
     preHandler: [app.chatAuthenticate, app.chatRequireAccess((request) => (request.query as { channel: string }).channel)],
     // A plain GET (no upgrade) gets an answer in the error shape rather than an empty 404.
     handler: async () => { throw new UpgradeRequired() },
@@ -48,7 +74,9 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       try {
         app.chatMessages.send(channel, sender, readContentFrame(data, isBinary))
+        app.chatMetrics.accepted('ws')
       } catch (error) {
+        app.chatMetrics.refusedWith(error)
         sendError(error)
       }
     })
