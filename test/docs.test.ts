@@ -1,0 +1,228 @@
+// The OpenAPI document at /docs/json: valid to a real validator, and true to the service: real
+// answers of every route match it, and every status it documents is one a route really answers.
+import t, { type Test } from 'tap'
+import { randomBytes } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import swagger from '@fastify/swagger'
+import { Ajv, type ValidateFunction } from 'ajv'
+import addFormats from 'ajv-formats'
+import Fastify from 'fastify'
+import chat from '../app.js'
+import { bearer, buildService, Client, freePort, get, getWithBody, post, SECRET, startMongo } from './helper.js'
+
+const alice = { id: 'alice', groups: ['team'] }
+
+interface Answer { status: number, contentType: string, headers: Record<string, string | string[] | undefined>, body: string }
+
+async function answer (url: string, init: RequestInit = {}): Promise<Answer> {
+  const response = await fetch(url, init)
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', headers: Object.fromEntries(response.headers), body: await response.text() }
+}
+
+/** A WebSocket upgrade request over plain HTTP: 101, or the HTTP answer that refused it. */
+function upgradeAnswer (url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    // A connection of its own: an upgrade on a kept-alive connection is not one the server upgrades.
+    const request = httpRequest(url, {
+      agent: false,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers }
+    })
+    request.on('upgrade', (response, socket) => {
+      socket.destroy()
+      resolve({ status: response.statusCode ?? 0, contentType: '', headers: response.headers, body: '' })
+    })
+    request.on('response', (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, contentType: response.headers['content-type'] ?? '', headers: response.headers, body: Buffer.concat(chunks).toString() }))
+    })
+    request.on('error', reject)
+    request.end()
+  })
+}
+
+interface Operation { responses: Record<string, { content?: Record<string, { schema: object }>, headers?: Record<string, unknown> }> }
+
+/** Checks real answers against the (dereferenced) document and remembers which statuses were seen. */
+class Contract {
+  readonly answered = new Set<string>()
+  readonly #paths: Record<string, Record<string, Operation>>
+  readonly #ajv = new Ajv({ strict: false, allErrors: true })
+  readonly #validators = new Map<object, ValidateFunction>()
+
+  constructor (document: { paths: Record<string, Record<string, Operation>> }) {
+    this.#paths = document.paths
+    addFormats.default(this.#ajv)
+  }
+
+  documented (): Set<string> {
+    return new Set(Object.entries(this.#paths).flatMap(([path, operations]) =>
+      Object.entries(operations).flatMap(([method, operation]) => Object.keys(operation.responses).map((status) => `${method.toUpperCase()} ${path} ${status}`))))
+  }
+
+  check (t: Test, method: string, path: string, real: Answer): void {
+    const name = `${method} ${path} ${real.status}`
+    this.answered.add(name)
+    const documented = this.#paths[path]?.[method.toLowerCase()]?.responses[String(real.status)]
+    if (documented === undefined) {
+      t.fail(`${name} is not documented`)
+      return
+    }
+    for (const header of Object.keys(documented.headers ?? {})) t.ok(real.headers[header], `${name} sends the documented header ${header}`)
+    if (documented.content === undefined) {
+      t.equal(real.body, '', `${name} has no body, as documented`)
+      return
+    }
+    const mediaType = real.contentType.split(';')[0]!
+    const media = documented.content[mediaType]
+    if (media === undefined) {
+      t.fail(`${name} answered ${mediaType}; documented: ${Object.keys(documented.content).join(', ')}`)
+      return
+    }
+    const body = mediaType === 'application/json' ? JSON.parse(real.body) : real.body
+    let validate = this.#validators.get(media.schema)
+    if (validate === undefined) this.#validators.set(media.schema, validate = this.#ajv.compile(media.schema))
+    t.ok(validate(body), `${name} matches its documented schema${validate.errors ? `: ${this.#ajv.errorsText(validate.errors)} in ${real.body.slice(0, 300)}` : ''}`)
+  }
+}
+
+t.test('the document passes a real OpenAPI validator and documents every route with its statuses, security and examples', async (t) => {
+  const service = await buildService(t)
+  const response = await fetch(`${service.base}/docs/json`)
+  t.equal(response.status, 200)
+  const document = await response.json()
+  await t.resolves(SwaggerParser.validate(structuredClone(document)), 'valid OpenAPI 3')
+  t.equal(document.openapi, '3.0.3')
+  t.match(document.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } })
+  t.match(document.components.schemas.ChatError, { type: 'object', required: ['statusCode', 'code', 'error', 'message'], example: { code: 'CHAT_FORBIDDEN' } })
+
+  const operations = Object.entries(document.paths as Record<string, Record<string, any>>)
+    .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })))
+  t.same(operations.map((operation) => operation.name).sort(), [
+    'GET /chat/api/messages/counts', 'GET /chat/api/messages/{channel_id}', 'GET /chat/health', 'GET /chat/metrics',
+    'GET /chat/ready', 'GET /chat/ws', 'POST /chat/api/messages/{channel_id}'
+  ], 'every route of the service, and nothing of the host or the viewer')
+  const authenticated = ['POST /chat/api/messages/{channel_id}', 'GET /chat/api/messages/{channel_id}', 'GET /chat/ws']
+  for (const { name, operation } of operations) {
+    t.ok(operation.operationId && operation.summary && operation.description && operation.tags?.length === 1, `${name} is described`)
+    t.same(operation.security, authenticated.includes(name) ? [{ bearerAuth: [] }] : undefined, `${name}: bearer security exactly where a token is checked`)
+    for (const [status, documented] of Object.entries(operation.responses as Record<string, any>)) {
+      // /ready answers 503 with its readiness body, as 200 does.
+      if (Number(status) < 400 || name === 'GET /chat/ready') continue
+      t.same(documented.content, { 'application/json': { schema: { $ref: '#/components/schemas/ChatError' } } }, `${name} ${status} is the shared error`)
+      t.notMatch(documented.description, /^Default Response$/, `${name} ${status} says when it happens`)
+    }
+  }
+  const send = document.paths['/chat/api/messages/{channel_id}'].post
+  t.same(Object.keys(send.responses).sort(), ['201', '400', '401', '403', '413', '414', '415', '503'])
+  t.match(send.requestBody.content['application/json'], { example: { content: 'hello group' } })
+  t.match(send.responses['201'].content['application/json'], { example: { id: /^[0-9a-f]{24}$/ } })
+  t.ok(send.responses['503'].headers['retry-after'], 'Retry-After is documented')
+  const ws = document.paths['/chat/ws'].get
+  t.match(ws.responses['101'], { description: /Switching Protocols/ })
+  t.notOk(ws.responses['101'].content)
+  t.match(ws.description, /Client to server[\s\S]*"content"[\s\S]*Server to client[\s\S]*"error"[\s\S]*Close codes/, 'the frames both ways')
+  t.same(ws.parameters.map((parameter: { name: string }) => parameter.name).sort(), ['access_token', 'channel', 'since'])
+})
+
+t.test('real answers of every route match the document, and every documented status is really answered', async (t) => {
+  const mongo = await startMongo(t)
+  const service = await buildService(t, {}, mongo)
+  // A second instance whose MongoDB and Redis cannot be reached, for the 503s.
+  const away = await buildService(t, { redisUrl: `redis://127.0.0.1:${await freePort()}`, writeQueueMax: 1, retryAttempts: 100 },
+    { uri: `mongodb://127.0.0.1:${await freePort()}/?directConnection=true`, db: 'away' })
+  const document = await SwaggerParser.dereference(await (await fetch(`${service.base}/docs/json`)).json())
+  const contract = new Contract(document as unknown as ConstructorParameters<typeof Contract>[0])
+  const user = bearer(alice)
+  const json = { 'content-type': 'application/json', ...user }
+  const send = '/chat/api/messages/{channel_id}'
+  const counts = '/chat/api/messages/counts'
+  const ws = '/chat/ws'
+  const check = (method: string, path: string, real: Answer) => contract.check(t, method, path, real)
+
+  check('GET', '/chat/health', await answer(`${service.base}/health`))
+  check('GET', '/chat/ready', await answer(`${service.base}/ready`))
+  check('GET', '/chat/ready', await answer(`${away.base}/ready`))
+  check('GET', '/chat/metrics', await answer(`${service.base}/metrics`))
+
+  const postTo = (base: string, channel: string, body: string, headers: Record<string, string> = json) =>
+    answer(`${base}/api/messages/${channel}`, { method: 'POST', headers, body })
+  check('POST', send, await postTo(service.base, 'team', '{"content":"hello"}'))
+  check('POST', send, await postTo(service.base, 'team', '{"content":5}'))
+  check('POST', send, await postTo(service.base, 'team', '{"content":"x"}', { 'content-type': 'application/json' }))
+  check('POST', send, await postTo(service.base, 'bob', '{"content":"x"}'))
+  check('POST', send, await postTo(service.base, 'team', JSON.stringify({ content: 'x'.repeat(17 * 1024) })))
+  check('POST', send, await postTo(service.base, 'a'.repeat(101), '{"content":"x"}'))
+  check('POST', send, await postTo(service.base, 'team', 'hello', { ...user, 'content-type': 'text/plain' }))
+  check('POST', send, await postTo(away.base, 'team', '{"content":"queued"}'))
+  check('POST', send, await postTo(away.base, 'team', '{"content":"over the cap"}'))
+
+  check('GET', send, await answer(`${service.base}/api/messages/team?limit=2`, { headers: user }))
+  check('GET', send, await answer(`${service.base}/api/messages/team?limit=0`, { headers: user }))
+  check('GET', send, await answer(`${service.base}/api/messages/team`))
+  check('GET', send, await answer(`${service.base}/api/messages/${'a'.repeat(101)}`, { headers: user }))
+  check('GET', send, await answer(`${away.base}/api/messages/team`, { headers: user }))
+
+  check('GET', counts, await answer(`${service.base}/api/messages/counts?channels=team,alice`))
+  check('GET', counts, await answer(`${service.base}/api/messages/counts`))
+  const tooLarge = await getWithBody(`${service.base}/api/messages/counts`, JSON.stringify({ channels: ['x'.repeat(70 * 1024)] }))
+  check('GET', counts, { status: tooLarge.status, contentType: 'application/json', headers: {}, body: JSON.stringify(tooLarge.body) })
+  check('GET', counts, await answer(`${away.base}/api/messages/counts?channels=team`))
+
+  check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:'), user))
+  check('GET', ws, await upgradeAnswer(`${service.ws}`.replace('ws:', 'http:'), user))
+  check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:')))
+  check('GET', ws, await upgradeAnswer(`${service.ws}?channel=bob`.replace('ws:', 'http:'), user))
+  check('GET', ws, await answer(`${service.base}/ws?channel=team`, { headers: user }))
+
+  t.same([...contract.answered].sort(), [...contract.documented()].sort(), 'each documented status was answered for real, and no other')
+})
+
+t.test('the WebSocket frames the description promises', async (t) => {
+  const service = await buildService(t)
+  const client = await Client.open(`${service.ws}?channel=team`, { headers: bearer(alice) })
+  client.send({ content: 'hi' })
+  client.send('not json')
+  const [message, refused] = await client.receive(2)
+  t.match(message, { id: /^[0-9a-f]{24}$/, channel: 'team', sender: 'alice', content: 'hi', createdAt: String })
+  t.match(refused, { error: { statusCode: 400, code: 'CHAT_INVALID_MESSAGE', error: 'Bad Request', message: String } })
+  await client.close()
+})
+
+t.test('DOCS=false: neither the document nor the viewer', async (t) => {
+  const service = await buildService(t, { docs: false })
+  t.match(await get(`${service.base}/docs/json`), { status: 404, body: { code: 'CHAT_NOT_FOUND' } })
+  t.equal((await get(`${service.base}/docs`)).status, 404)
+  t.equal((await post(`${service.base}/api/messages/team`, { content: 'the rest works' }, bearer(alice))).status, 201)
+})
+
+t.test('standalone (no prefix): /docs/json and /docs at the root', async (t) => {
+  const mongo = await startMongo(t)
+  const app = Fastify()
+  await app.register(chat, { mongoUri: mongo.uri, mongoDb: mongo.db, jwtSecret: SECRET })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const document = await (await fetch(`${base}/docs/json`)).json()
+  await t.resolves(SwaggerParser.validate(document))
+  t.ok(document.paths['/api/messages/{channel_id}'], 'paths without a prefix')
+  const page = await answer(`${base}/docs`)
+  t.equal(page.status, 200)
+  t.match(page.body, /src="\/docs\/static\/swagger-ui-bundle\.js"/)
+})
+
+t.test("a host with its own @fastify/swagger documents the chat's routes in its document", async (t) => {
+  const mongo = await startMongo(t)
+  const host = Fastify()
+  await host.register(swagger, { openapi: { info: { title: 'host', version: '1.0.0' } } })
+  host.get('/documentation/json', async () => host.swagger())
+  await host.register(chat, { prefix: '/chat', mongoUri: mongo.uri, mongoDb: mongo.db, jwtSecret: SECRET })
+  await host.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => host.close())
+  const base = `http://127.0.0.1:${(host.server.address() as { port: number }).port}`
+  const document = await (await fetch(`${base}/documentation/json`)).json()
+  await t.resolves(SwaggerParser.validate(structuredClone(document)), "the host's document stays valid")
+  t.ok(document.paths['/chat/api/messages/{channel_id}'].post, "the chat's routes are in it")
+  t.equal((await get(`${base}/chat/docs/json`)).status, 404, 'the service adds no second document')
+})
