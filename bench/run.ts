@@ -1,5 +1,6 @@
 // npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
+//                  [--only closed,open,persistence,idle,cluster,metrics] [--scrape-every 5]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
 import { spawn, spawnSync } from 'node:child_process'
@@ -32,8 +33,9 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
-    only: { type: 'string', default: 'closed,open,persistence,idle,cluster' },
+    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics' },
     rate: { type: 'string' },
+    'scrape-every': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false }
   }
 })
@@ -158,6 +160,38 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
   }
 }
 
+/**
+ * The service with METRICS on and off at the same time, both on the server core, each under its
+ * own generator: whatever else loads the machine loads both alike, and the core is shared
+ * evenly, so the difference in deliveries is the cost of counting.
+ */
+async function metricsPair (scenario: typeof scenarios[number]): Promise<Array<{ metrics: 'on' | 'off', deliveredPerSecond: number, deliveriesPerCpuSecond: number, p99Ms: number, lost: number }>> {
+  const servers = { on: await startServer('service', { METRICS: 'true' }), off: await startServer('service', { METRICS: 'false' }) }
+  const sweep = janitor()
+  // Prometheus is commonly set to scrape every 15 s (its own default is 1 min); --scrape-every 1
+  // shows what frequent scrapes cost (prom-client's process metrics walk every handle and fd).
+  const scraper = setInterval(() => {
+    for (const server of Object.values(servers)) fetch(`http://127.0.0.1:${server.port}/metrics`).then((response) => response.arrayBuffer(), () => {})
+  }, Number(flags['scrape-every']) * 1000)
+  try {
+    const runs = await Promise.all((['on', 'off'] as const).map(async (metrics) => {
+      const server = servers[metrics]
+      const { result, cpu } = await generate(server, {
+        kind: 'service', port: server.port, ...scenario, window: Number(flags.window), durationMs, warmupMs: 1000,
+        payloadBytes: Number(flags.payload), jwtSecret: JWT_SECRET
+      })
+      const delivered = result.deliveredPerSecond * result.measuredSeconds
+      return { metrics, deliveredPerSecond: result.deliveredPerSecond, deliveriesPerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)), p99Ms: result.latencyMs.p99, lost: result.lost }
+    }))
+    for (const server of Object.values(servers)) while (await queueDepth(server) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    return runs
+  } finally {
+    clearInterval(scraper)
+    await sweep.stop()
+    await Promise.all(Object.values(servers).map((server) => server.stop()))
+  }
+}
+
 async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }> {
   const server = await startServer(kind)
   try {
@@ -270,6 +304,28 @@ const persistence = parts.has('persistence') ? await runOnce('service', first, {
 
 const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-ws')] : []
 
+// The cost of metrics: METRICS on against off, side by side in the same run.
+const metricsRounds: Array<{ scenario: string, on: Awaited<ReturnType<typeof metricsPair>>[number], off: Awaited<ReturnType<typeof metricsPair>>[number] }> = []
+for (let round = 0; round < (parts.has('metrics') ? rounds : 0); round++) {
+  for (const scenario of scenarios) {
+    const runs = await metricsPair(scenario)
+    const [on, off] = [runs.find((run) => run.metrics === 'on')!, runs.find((run) => run.metrics === 'off')!]
+    metricsRounds.push({ scenario: scenario.name, on, off })
+    console.error(`round ${round + 1} ${scenario.name} metrics on/off: ${on.deliveredPerSecond}/${off.deliveredPerSecond} deliveries/s`)
+  }
+}
+const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) => ({
+  scenario: group[0]!.scenario,
+  onPerSecond: median(group.map((pair) => pair.on.deliveredPerSecond)),
+  offPerSecond: median(group.map((pair) => pair.off.deliveredPerSecond)),
+  // Medians of each round's ratio: a round's two sides ran under the same conditions.
+  throughputOnVsOff: median(group.map((pair) => pair.on.deliveredPerSecond / pair.off.deliveredPerSecond)),
+  perCpuOnVsOff: median(group.map((pair) => pair.on.deliveriesPerCpuSecond / pair.off.deliveriesPerCpuSecond)),
+  p99OnMs: median(group.map((pair) => pair.on.p99Ms)),
+  p99OffMs: median(group.map((pair) => pair.off.p99Ms)),
+  lost: group.reduce((sum, pair) => sum + pair.on.lost + pair.off.lost, 0)
+}))
+
 // Two service instances sharing Redis (and MongoDB) against one instance, same CPU budget
 // (both on the server core), same load: sockets alternate between the instances.
 const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
@@ -324,10 +380,11 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
 }])
 table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
+table(`Metrics on against off (two services side by side on the server core, closed loop, /metrics scraped every ${flags['scrape-every']} s; medians)`, metricsCost)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
 await mongo.close()
 process.exit(0)

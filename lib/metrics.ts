@@ -1,8 +1,9 @@
+// The service's Prometheus metrics (prom-client): what is counted, and where it is registered.
+// plugins/metrics.ts picks the registry; the transports and plugins call the small methods.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client'
 import type { MessageDocument } from './message.js'
 
 export type Transport = 'rest' | 'ws'
-export const TRANSPORTS: readonly Transport[] = ['rest', 'ws']
 
 /** Stable label values of `chat_messages_refused_total`. */
 export const REFUSAL_REASONS = ['invalid', 'unauthorized', 'forbidden', 'rate_limited', 'queue_full', 'shutting_down'] as const
@@ -10,7 +11,7 @@ export type RefusalReason = typeof REFUSAL_REASONS[number]
 
 /** The statuses a transport refuses a message with before it reaches `send`, by reason. */
 const reasonOfStatus: Partial<Record<number, RefusalReason>> = {
-  400: 'invalid', 413: 'invalid', 414: 'invalid', 415: 'invalid', 401: 'unauthorized', 403: 'forbidden', 429: 'rate_limited'
+  400: 'invalid', 413: 'invalid', 415: 'invalid', 401: 'unauthorized', 403: 'forbidden', 429: 'rate_limited'
 }
 
 /** Batch writes take milliseconds; a database that stalls shows up in the top buckets (the socket timeout is 20 s). */
@@ -25,11 +26,15 @@ type Insert = (batch: MessageDocument[]) => Promise<void>
 export interface ChatMetrics {
   readonly contentType: string
   accepted (transport: Transport): void
-  /** A message refused for this reason (a rate limiter calls this with 'rate_limited'). */
+  /**
+   * A message refused for this reason. For refusals that no transport answers as an error;
+   * a rate limiter that throws a 429 on the message path is counted by `refusedWith`.
+   */
   refused (reason: RefusalReason): void
   /**
-   * A message a transport refused with this error. Only the 4xx that stand for a reason are
-   * counted: `send` counts its own 503s, as only it knows whether the queue is full or closing.
+   * A message a transport refused with this error: 400, 413 and 415 are `invalid`; 401, 403 and
+   * 429 are `unauthorized`, `forbidden` and `rate_limited`. Not 503: `send` counts its own, as
+   * only it knows whether the queue is full or the service is closing.
    */
   refusedWith (error: unknown): void
   /** One broadcast written to this many local sockets. */
