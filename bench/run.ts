@@ -170,9 +170,12 @@ async function metricsPair (scenario: typeof scenarios[number]): Promise<Array<{
   const sweep = janitor()
   // Prometheus is commonly set to scrape every 15 s (its own default is 1 min); --scrape-every 1
   // shows what frequent scrapes cost (prom-client's process metrics walk every handle and fd).
-  const scraper = setInterval(() => {
-    for (const server of Object.values(servers)) fetch(`http://127.0.0.1:${server.port}/metrics`).then((response) => response.arrayBuffer(), () => {})
-  }, Number(flags['scrape-every']) * 1000)
+  const scrapeEveryMs = Number(flags['scrape-every']) * 1000
+  const scraper = scrapeEveryMs > 0
+    ? setInterval(() => {
+      for (const server of Object.values(servers)) fetch(`http://127.0.0.1:${server.port}/metrics`).then((response) => response.arrayBuffer(), () => {})
+    }, scrapeEveryMs)
+    : undefined
   try {
     const runs = await Promise.all((['on', 'off'] as const).map(async (metrics) => {
       const server = servers[metrics]
