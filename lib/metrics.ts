@@ -70,6 +70,16 @@ export const disabledMetrics: ChatMetrics = {
   unregister () {}
 }
 
+/**
+ * Default metrics that list every handle, request or resource of the process at each scrape:
+ * with thousands of sockets that is most of a scrape's cost, and chat_websocket_connections
+ * already counts the sockets.
+ */
+const PER_HANDLE_METRICS = [
+  'nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_requests',
+  'nodejs_active_requests_total', 'nodejs_active_resources', 'nodejs_active_resources_total'
+]
+
 let processRegistry: Registry | undefined
 
 /**
@@ -80,6 +90,7 @@ function processMetrics (): Registry {
   if (processRegistry === undefined) {
     processRegistry = new Registry()
     collectDefaultMetrics({ register: processRegistry })
+    for (const name of PER_HANDLE_METRICS) processRegistry.removeSingleMetric(name)
   }
   return processRegistry
 }

@@ -149,6 +149,7 @@ t.test('process and Node.js metrics; no Redis metric without REDIS_URL', async (
   for (const name of ['process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'process_resident_memory_bytes']) {
     t.ok(scraped.has(name), name)
   }
+  t.notOk(scraped.has('nodejs_active_handles'), 'no metric that walks every socket at each scrape')
   t.notOk(scraped.has('chat_redis_up'))
 })
 
