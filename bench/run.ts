@@ -383,7 +383,8 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
 }])
 table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
-table(`Metrics on against off (two services side by side on the server core, closed loop, /metrics scraped every ${flags['scrape-every']} s; medians)`, metricsCost)
+const scraped = Number(flags['scrape-every']) > 0 ? `/metrics scraped every ${flags['scrape-every']} s` : '/metrics not scraped'
+table(`Metrics on against off (two services side by side on the server core, closed loop, ${scraped}; medians of each round's ratio)`, metricsCost)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
