@@ -207,6 +207,7 @@ t.test('standalone (no prefix): /docs/json and /docs at the root', async (t) => 
   const document = await (await fetch(`${base}/docs/json`)).json()
   await t.resolves(SwaggerParser.validate(document))
   t.ok(document.paths['/api/messages/{channel_id}'], 'paths without a prefix')
+  t.match(await answer(`${base}/docs/yaml`), { status: 200, contentType: /yaml/, body: /openapi: 3\.0\.3/ }, 'and in YAML')
   const page = await answer(`${base}/docs`)
   t.equal(page.status, 200)
   t.match(page.body, /src="\/docs\/static\/swagger-ui-bundle\.js"/)
