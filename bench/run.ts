@@ -165,8 +165,11 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
  * own generator: whatever else loads the machine loads both alike, and the core is shared
  * evenly, so the difference in deliveries is the cost of counting.
  */
-async function metricsPair (scenario: typeof scenarios[number]): Promise<Array<{ metrics: 'on' | 'off', deliveredPerSecond: number, deliveriesPerCpuSecond: number, p99Ms: number, lost: number }>> {
-  const servers = { on: await startServer('service', { METRICS: 'true' }), off: await startServer('service', { METRICS: 'false' }) }
+async function metricsPair (scenario: typeof scenarios[number], onStartsFirst: boolean): Promise<Array<{ metrics: 'on' | 'off', deliveredPerSecond: number, deliveriesPerCpuSecond: number, p99Ms: number, lost: number }>> {
+  // Two services with METRICS=false side by side differ by 1-2% in the order they started, so rounds alternate it.
+  const start = (metrics: 'on' | 'off') => startServer('service', { METRICS: String(metrics === 'on') })
+  const [first, second] = onStartsFirst ? [await start('on'), await start('off')] : [await start('off'), await start('on')]
+  const servers = onStartsFirst ? { on: first, off: second } : { on: second, off: first }
   const sweep = janitor()
   // Prometheus is commonly set to scrape every 15 s (its own default is 1 min); --scrape-every 1
   // shows what frequent scrapes cost (prom-client's process metrics walk every handle and fd).
@@ -311,7 +314,7 @@ const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-w
 const metricsRounds: Array<{ scenario: string, on: Awaited<ReturnType<typeof metricsPair>>[number], off: Awaited<ReturnType<typeof metricsPair>>[number] }> = []
 for (let round = 0; round < (parts.has('metrics') ? rounds : 0); round++) {
   for (const scenario of scenarios) {
-    const runs = await metricsPair(scenario)
+    const runs = await metricsPair(scenario, round % 2 === 0)
     const [on, off] = [runs.find((run) => run.metrics === 'on')!, runs.find((run) => run.metrics === 'off')!]
     metricsRounds.push({ scenario: scenario.name, on, off })
     console.error(`round ${round + 1} ${scenario.name} metrics on/off: ${on.deliveredPerSecond}/${off.deliveredPerSecond} deliveries/s`)
