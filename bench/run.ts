@@ -198,23 +198,51 @@ async function metricsPair (scenario: typeof scenarios[number], onStartsFirst: b
   }
 }
 
+/** Opens `count` idle authenticated sockets to the server from the load core; `close` ends them. */
+async function idleSockets (kind: ServerKind, server: Started, count: number): Promise<{ close (): Promise<void> }> {
+  if (count === 0) return { close: async () => {} }
+  const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
+    kind, port: server.port, subscribers: count, channels: Math.ceil(count / 10), publishers: 0,
+    durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+  } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
+  for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
+  return {
+    async close () {
+      child.stdin!.end()
+      await new Promise((resolve) => child.once('exit', resolve))
+    }
+  }
+}
+
 async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }> {
   const server = await startServer(kind)
   try {
     await new Promise((resolve) => setTimeout(resolve, 500))
     const baseline = rssBytes(pidOf(server))
-    const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
-      kind, port: server.port, subscribers: idleConnections, channels: Math.ceil(idleConnections / 10), publishers: 0,
-      durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
-    } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
-    for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
+    const sockets = await idleSockets(kind, server, idleConnections)
     // Let the garbage of 10,000 handshakes be collected: what stays is what connections hold.
     await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS))
     const loaded = rssBytes(pidOf(server))
-    child.stdin!.end()
-    await new Promise((resolve) => child.once('exit', resolve))
+    await sockets.close()
     return { server: kind, connections: idleConnections, baselineBytes: baseline, bytesPerConnection: Math.round((loaded - baseline) / idleConnections) }
   } finally {
+    await server.stop()
+  }
+}
+
+/** Server CPU per GET /metrics with this many sockets open, beside a GET /health. */
+async function scrapeCost (connections: number): Promise<{ connections: number, metricsCpuMs: number, healthCpuMs: number }> {
+  const server = await startServer('service')
+  const sockets = await idleSockets('service', server, connections)
+  try {
+    const cpuMsPerRequest = async (path: string, requests = 200): Promise<number> => {
+      const before = cpuSeconds(pidOf(server))
+      for (let i = 0; i < requests; i++) await fetch(`http://127.0.0.1:${server.port}${path}`).then((response) => response.arrayBuffer())
+      return ((cpuSeconds(pidOf(server)) - before) * 1000) / requests
+    }
+    return { connections, healthCpuMs: await cpuMsPerRequest('/health'), metricsCpuMs: await cpuMsPerRequest('/metrics') }
+  } finally {
+    await sockets.close()
     await server.stop()
   }
 }
@@ -320,6 +348,7 @@ for (let round = 0; round < (parts.has('metrics') ? rounds : 0); round++) {
     console.error(`round ${round + 1} ${scenario.name} metrics on/off: ${on.deliveredPerSecond}/${off.deliveredPerSecond} deliveries/s`)
   }
 }
+const scrapes = parts.has('metrics') ? [await scrapeCost(0), await scrapeCost(idleConnections)] : []
 const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) => ({
   scenario: group[0]!.scenario,
   onPerSecond: median(group.map((pair) => pair.on.deliveredPerSecond)),
@@ -388,10 +417,11 @@ table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
 const scraped = Number(flags['scrape-every']) > 0 ? `/metrics scraped every ${flags['scrape-every']} s` : '/metrics not scraped'
 table(`Metrics on against off (two services side by side on the server core, closed loop, ${scraped}; medians of each round's ratio)`, metricsCost)
+table('Server CPU per request with idle sockets open (ms)', scrapes)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
 await mongo.close()
 process.exit(0)
