@@ -28,11 +28,12 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     handler: async () => { throw new UpgradeRequired() },
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
-      serve(socket, request.query.channel, request.query.since, claimsOf(request).id)
+      const claims = claimsOf(request)
+      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
     }
   })
 
-  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string): void {
+  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined): void {
     const log = app.log
     // @fastify/websocket's own error listener holds the request and reply (with the raw HTTP
     // request and response) for the socket's lifetime, about 2.5 KiB per idle connection.
@@ -44,7 +45,11 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     const sendError = (error: unknown): void => socket.send(errorFrame(toErrorBody(error as Error)))
 
     app.chatHub.join(channel, subscriber)
-    socket.on('close', () => app.chatHub.leave(channel, subscriber))
+    app.chatTokenExpiry.watch(subscriber, exp)
+    socket.on('close', () => {
+      app.chatHub.leave(channel, subscriber)
+      app.chatTokenExpiry.unwatch(subscriber, exp)
+    })
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       try {
         app.chatMessages.send(channel, sender, readContentFrame(data, isBinary))
