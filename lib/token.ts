@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto'
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { decodeJwt, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { readClaims, type Claims } from './access.js'
@@ -52,7 +52,8 @@ export function createTokenVerifier (options: TokenVerifierOptions): VerifyToken
 
 function signatureVerifier (options: TokenVerifierOptions): VerifyToken {
   const { publicKey, jwks } = options
-  const secret = options.secret === undefined ? undefined : new TextEncoder().encode(options.secret)
+  // A KeyObject, not bytes: jose then imports it for WebCrypto once, not on every verification.
+  const secret = options.secret === undefined ? undefined : createSecretKey(Buffer.from(options.secret))
   const verifyOptions: JWTVerifyOptions = {
     algorithms: [...(secret === undefined ? [] : ['HS256']), ...(publicKey === undefined && jwks === undefined ? [] : ASYMMETRIC_ALGORITHMS)],
     issuer: nonEmpty(options.issuers),
@@ -61,7 +62,7 @@ function signatureVerifier (options: TokenVerifierOptions): VerifyToken {
   }
   // Only called for an allowed alg, so the secret or a key source exists for it. With both a
   // public key and a JWKS, a token naming a `kid` is for the JWKS.
-  const keyFor = (header: JWSHeaderParameters, token: FlattenedJWSInput): CryptoKey | KeyObject | Uint8Array | Promise<CryptoKey | Uint8Array> => {
+  const keyFor = (header: JWSHeaderParameters, token: FlattenedJWSInput): KeyObject | Promise<CryptoKey | Uint8Array> => {
     if (header.alg === 'HS256') return secret!
     if (publicKey !== undefined && (header.kid === undefined || jwks === undefined)) return publicKey
     return jwks!.key(header, token)
