@@ -45,7 +45,8 @@ const BUCKETS = 200_000
 
 const config = JSON.parse(process.argv[2]!) as GeneratorConfig
 const nowUs = (): number => Math.round(performance.now() * 1000)
-const sign = config.jwtSecret === undefined ? undefined : createSigner({ key: config.jwtSecret, algorithm: 'HS256' })
+// Tokens expire in an hour, as identity providers' do, so open sockets are on the expiry schedule.
+const sign = config.jwtSecret === undefined ? undefined : createSigner({ key: config.jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 })
 
 const histogram = new Uint32Array(BUCKETS)
 let maxLatencyUs = 0

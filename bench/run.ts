@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
-import { jongodbBinary } from '../lib/embedded-mongo.js'
+import { benchMongoUri, janitor } from './database.js'
+import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
 
@@ -50,37 +51,9 @@ const servers = flags.servers.split(',') as ServerKind[]
 const parts = new Set(flags.only.split(','))
 
 // ---- MongoDB: an external jongodb on the load core, emptied from here, never by the service ----
-const mongoUri = process.env.BENCH_MONGO_URI ?? (await startJongodbOnLoadCore())
+const mongoUri = await benchMongoUri(LOAD_CORE)
 const mongo = new MongoClient(mongoUri)
 const collection = mongo.db(DB).collection('messages')
-
-async function startJongodbOnLoadCore (): Promise<string> {
-  const started = await startProcess(pinned(Number(process.env.BENCH_MONGO_CORE ?? LOAD_CORE), jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
-  process.on('exit', () => started.child.kill('SIGKILL'))
-  return `mongodb://127.0.0.1:${started.port}/?directConnection=true`
-}
-
-/**
- * jongodb's insert cost grows with a collection's live documents, so the bench keeps the
- * collection small by deleting what the service stored, counting it as stored.
- */
-function janitor (): { stop (): Promise<number> } {
-  let removed = 0
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      removed += (await collection.deleteMany({})).deletedCount
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
-  })()
-  return {
-    async stop () {
-      running = false
-      await loop
-      return removed + (await collection.deleteMany({})).deletedCount
-    }
-  }
-}
 
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   if (kind === 'service') {
@@ -125,7 +98,7 @@ async function queueDepth (server: Started): Promise<number> {
 
 async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs): Promise<RunResult> {
   const server = await startServer(kind)
-  const sweep = kind === 'service' ? janitor() : undefined
+  const sweep = kind === 'service' ? janitor(collection) : undefined
   let peakQueueDepth = 0
   const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
@@ -194,11 +167,6 @@ function groupBy<T> (items: T[], key: (item: T) => string): T[][] {
   return [...groups.values()]
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
-}
-
 function summarize (runs: RunResult[]) {
   return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
     scenario: group[0]!.scenario,
@@ -217,16 +185,6 @@ function summarize (runs: RunResult[]) {
     accepted: group.reduce((sum, run) => sum + run.published - run.refused, 0),
     generatorSaturated: group.some((run) => run.generatorSaturated)
   }))
-}
-
-function table (title: string, rows: Array<Record<string, unknown>>): void {
-  console.log(`\n${title}`)
-  if (rows.length === 0) return
-  const columns = Object.keys(rows[0]!)
-  const cell = (value: unknown) => typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : String(value ?? '')
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row[column]).length)))
-  console.log(columns.map((column, i) => column.padEnd(widths[i]!)).join('  '))
-  for (const row of rows) console.log(columns.map((column, i) => cell(row[column]).padEnd(widths[i]!)).join('  '))
 }
 
 // ---- the run ----
@@ -284,7 +242,7 @@ async function clusterRuns () {
     for (let round = 0; round < rounds; round++) {
       for (const instances of [1, 2]) {
         const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', { REDIS_URL: `redis://127.0.0.1:${port}` })))
-        const sweep = janitor()
+        const sweep = janitor(collection)
         try {
           for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
             const { result, cpu } = await generate(started[0]!, {
