@@ -19,7 +19,7 @@ export const SettingsSchema = Type.Object({
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, description: 'Accepted iss, comma-separated; unset: iss is not checked' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, description: 'Accepted aud, comma-separated; unset: aud is not checked' })),
   jwtClockToleranceS: Type.Integer({ minimum: 0, maximum: 300, default: 5, description: 'Leeway for exp and nbf' }),
-  jwtCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000, description: 'Verified tokens kept until they expire; 0 verifies every time' }),
+  jwtCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1_000, description: 'Verified tokens kept until they expire; 0 verifies every time' }),
   redisUrl: Type.Optional(Type.String({ minLength: 1, description: 'Redis for fan-out and counts across instances; unset runs as a single instance' })),
   countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
