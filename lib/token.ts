@@ -114,7 +114,8 @@ function withoutExpiry ({ id, groups }: Claims): Claims {
 
 function rememberFor (claims: Claims, clockToleranceS: number): number {
   if (claims.exp === undefined) return MAX_CACHE_AGE_MS
-  return Math.min(MAX_CACHE_AGE_MS, (claims.exp + clockToleranceS) * 1000 - Date.now())
+  // At least 1 ms: a ttl of 0 would mean "forever" to lru-cache.
+  return Math.max(1, Math.min(MAX_CACHE_AGE_MS, (claims.exp + clockToleranceS) * 1000 - Date.now()))
 }
 
 function nonEmpty (values: string[] | undefined): string[] | undefined {
