@@ -2,7 +2,7 @@
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -10,13 +10,14 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
-import { benchMongoUri, janitor } from './database.js'
+import { benchMongoUri, janitor as collectionJanitor } from './database.js'
 import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
 
 const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
+const IDLE_WARMUP_CONNECTIONS = 100
 const SERVER_CORE = 0
 const LOAD_CORE = 1
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
@@ -54,6 +55,7 @@ const parts = new Set(flags.only.split(','))
 const mongoUri = await benchMongoUri(LOAD_CORE)
 const mongo = new MongoClient(mongoUri)
 const collection = mongo.db(DB).collection('messages')
+const janitor = () => collectionJanitor(collection)
 
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   if (kind === 'service') {
@@ -98,7 +100,7 @@ async function queueDepth (server: Started): Promise<number> {
 
 async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs): Promise<RunResult> {
   const server = await startServer(kind)
-  const sweep = kind === 'service' ? janitor(collection) : undefined
+  const sweep = kind === 'service' ? janitor() : undefined
   let peakQueueDepth = 0
   const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
@@ -134,22 +136,33 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
 async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }> {
   const server = await startServer(kind)
   try {
+    // A few connections first, so that one-off costs of the first ones (crypto worker threads
+    // and their allocator arenas, lazily compiled code) are in the baseline, not spread over all.
+    const warmup = await idleConnectionsTo(server, kind, IDLE_WARMUP_CONNECTIONS)
     await new Promise((resolve) => setTimeout(resolve, 500))
     const baseline = rssBytes(pidOf(server))
-    const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
-      kind, port: server.port, subscribers: idleConnections, channels: Math.ceil(idleConnections / 10), publishers: 0,
-      durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
-    } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
-    for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
+    const child = await idleConnectionsTo(server, kind, idleConnections)
     // Let the garbage of 10,000 handshakes be collected: what stays is what connections hold.
     await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS))
     const loaded = rssBytes(pidOf(server))
-    child.stdin!.end()
-    await new Promise((resolve) => child.once('exit', resolve))
+    for (const generator of [child, warmup]) {
+      generator.stdin!.end()
+      await new Promise((resolve) => generator.once('exit', resolve))
+    }
     return { server: kind, connections: idleConnections, baselineBytes: baseline, bytesPerConnection: Math.round((loaded - baseline) / idleConnections) }
   } finally {
     await server.stop()
   }
+}
+
+/** A generator holding `count` idle connections open until its stdin ends. */
+async function idleConnectionsTo (server: Started, kind: ServerKind, count: number): Promise<ChildProcess> {
+  const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
+    kind, port: server.port, subscribers: count, channels: Math.ceil(count / 10), publishers: 0,
+    durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+  } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
+  for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
+  return child
 }
 
 async function freePort (): Promise<number> {
@@ -242,7 +255,7 @@ async function clusterRuns () {
     for (let round = 0; round < rounds; round++) {
       for (const instances of [1, 2]) {
         const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', { REDIS_URL: `redis://127.0.0.1:${port}` })))
-        const sweep = janitor(collection)
+        const sweep = janitor()
         try {
           for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
             const { result, cpu } = await generate(started[0]!, {
