@@ -76,11 +76,19 @@ export class MessageStore {
     return superseded
   }
 
+  /** The stored messages of these (sender, clientId) pairs, by clientKey; one query for them all. */
+  async findByClientIds (pairs: ReadonlyArray<{ sender: string, clientId: string }>): Promise<Map<string, ChatMessage>> {
+    await this.#connected()
+    const documents = await this.#collection.find({
+      sender: { $in: [...new Set(pairs.map((pair) => pair.sender))] },
+      clientId: { $in: [...new Set(pairs.map((pair) => pair.clientId))] }
+    }).toArray()
+    return new Map(documents.map((document) => [clientKey(document.sender, document.clientId!), fromDocument(document)]))
+  }
+
   /** The stored message a sender sent with this clientId, if any. */
   async findByClientId (sender: string, clientId: string): Promise<ChatMessage | undefined> {
-    await this.#connected()
-    const document = await this.#collection.findOne({ sender, clientId })
-    return document === null ? undefined : fromDocument(document)
+    return (await this.findByClientIds([{ sender, clientId }])).get(clientKey(sender, clientId))
   }
 
   /** The stored message with this id, if any. */

@@ -3,11 +3,12 @@
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { BatchedLookup } from '../lib/batched-lookup.js'
 import { MessageIntake } from '../lib/message-intake.js'
 import { MessageReader } from '../lib/message-reader.js'
 import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
 import type { ChatMessage } from '../lib/message.js'
-import type { Scope } from '../lib/message-store.js'
+import { clientKey, type Scope } from '../lib/message-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,10 +34,12 @@ export interface ChatMessages {
 
 async function messages (app: FastifyInstance): Promise<void> {
   const { chatWriter: writer, chatStore: store } = app
+  const clientIds = new BatchedLookup((pairs: Array<{ sender: string, clientId: string }>) => store.findByClientIds(pairs),
+    ({ sender, clientId }) => clientKey(sender, clientId))
   const intake = new MessageIntake({
     writer,
     fanout: app.chatFanout,
-    findByClientId: (sender, clientId) => store.findByClientId(sender, clientId),
+    findByClientId: (sender, clientId) => clientIds.find({ sender, clientId }),
     lookupTimeoutMs: CLIENT_ID_LOOKUP_TIMEOUT_MS,
     trackStores: app.chatSettings.ackAfterStore,
     log: app.log
