@@ -36,6 +36,9 @@ export interface IntakeOptions {
   log: { warn (object: object, message: string): void }
 }
 
+/** How long the answer to a resend waits for the first send, accepted by another instance, to be stored. */
+const STORED_ELSEWHERE_WAIT_MS = 10_000
+
 interface StoreWaiter {
   key?: string
   stored?: Deferred<ChatMessage>
@@ -125,7 +128,8 @@ export class MessageIntake {
     const sent = published.then(({ message, duplicate }): Sent => {
       if (duplicate && settle !== undefined) this.#byClientId.delete(clientKey(request.sender, request.clientId!))
       const result: Sent = { message, duplicate }
-      if (trackStores) result.stored = duplicate ? Promise.resolve(message) : waiter!.stored!.promise
+      // A resend that Redis recognised may still be queued on the instance that took the first send.
+      if (trackStores) result.stored = duplicate ? this.#storedElsewhere(request.sender, request.clientId!) : waiter!.stored!.promise
       return result
     }).finally(() => { this.#committing-- })
     if (settle !== undefined) sent.then(settle.resolve, settle.reject)
@@ -140,6 +144,17 @@ export class MessageIntake {
     for (const id of [...this.#storeWaiters.keys()]) {
       this.#settleWaiter(id, (stored) => stored.reject(new Unavailable('shutting down before the message was stored; it is kept and will be stored; resend it with the same clientId to learn its id')))
     }
+  }
+
+  /** Resolves once the sender's message with this clientId is in MongoDB, wherever it was accepted. */
+  async #storedElsewhere (sender: string, clientId: string): Promise<ChatMessage> {
+    const deadline = Date.now() + STORED_ELSEWHERE_WAIT_MS
+    while (!this.#closed && Date.now() < deadline) {
+      const stored = await this.#lookup(sender, clientId)
+      if (stored !== undefined) return stored
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw new Unavailable('the first send of this clientId is not stored yet; resend it later with the same clientId')
   }
 
   async #lookup (sender: string, clientId: string): Promise<ChatMessage | undefined> {
