@@ -1,5 +1,6 @@
 // npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
+//                  [--only closed,open,persistence,idle,cluster,features] [--variants plain,client-ids,...]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -34,7 +35,8 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
-    only: { type: 'string', default: 'closed,open,persistence,idle,cluster' },
+    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,features' },
+    variants: { type: 'string', default: 'plain,client-ids,ack-after-store' },
     rate: { type: 'string' },
     quick: { type: 'boolean', default: false }
   }
@@ -49,6 +51,20 @@ const durationMs = (quick ? 2 : Number(flags.duration)) * 1000
 const persistMs = (quick ? 10 : Number(flags['persist-seconds'])) * 1000
 const idleConnections = quick ? 2000 : Number(flags.idle)
 const servers = flags.servers.split(',') as ServerKind[]
+
+/** Configurations of the service compared in one run (the `features` part): each adds a feature to the plain service. */
+interface Variant { env?: NodeJS.ProcessEnv, clientIds?: boolean }
+const VARIANTS: Record<string, Variant> = {
+  plain: {},
+  // Every frame has a clientId and the closed loop waits for acks, as a client that resends until acked does.
+  'client-ids': { clientIds: true },
+  'ack-after-store': { env: { ACK_AFTER_STORE: 'true' }, clientIds: true }
+}
+const variants = flags.variants.split(',').map((name) => {
+  const variant = VARIANTS[name]
+  if (variant === undefined) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`)
+  return { name, ...variant }
+})
 const parts = new Set(flags.only.split(','))
 
 // ---- MongoDB: an external jongodb on the load core, emptied from here, never by the service ----
@@ -98,15 +114,16 @@ async function queueDepth (server: Started): Promise<number> {
   return response.queueDepth
 }
 
-async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs): Promise<RunResult> {
-  const server = await startServer(kind)
+async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}): Promise<RunResult> {
+  const server = await startServer(kind, variant.env)
   const sweep = kind === 'service' ? janitor() : undefined
   let peakQueueDepth = 0
   const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
     const { result, cpu, rss } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
-      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? JWT_SECRET : undefined,
+      clientIds: variant.clientIds, windowOnAck: variant.clientIds
     })
     let stored: number | undefined
     if (kind === 'service') {
@@ -284,6 +301,41 @@ async function clusterRuns () {
   }))
 }
 
+// The cost of each feature: the plain service against itself with the feature on, interleaved.
+const features: Array<RunResult & { variant: string, load: string }> = []
+if (parts.has('features')) {
+  const scenario = scenarios[0]!
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      features.push({ ...await runOnce('service', scenario, { window: Number(flags.window) }, durationMs, variant), variant: variant.name, load: `closed, window ${flags.window}` })
+    }
+  }
+  const plainMax = median(features.filter((run) => run.variant === variants[0]!.name).map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
+  const rate = flags.rate !== undefined ? Number(flags.rate) : Math.round(plainMax / 2)
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      features.push({ ...await runOnce('service', scenario, { rate }, durationMs, variant), variant: variant.name, load: `open, ${rate}/s` })
+    }
+  }
+}
+const featureSummary = groupBy(features, (run) => `${run.load} ${run.variant}`).map((group) => {
+  const { load, variant } = group[0]!
+  const baseline = features.filter((run) => run.load === load && run.variant === variants[0]!.name)
+  const delivered = median(group.map((run) => run.deliveredPerSecond))
+  return {
+    load,
+    variant,
+    deliveredPerSecond: delivered,
+    vsFirst: delivered / median(baseline.map((run) => run.deliveredPerSecond)),
+    deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
+    p50Ms: median(group.map((run) => run.latencyMs.p50)),
+    p99Ms: median(group.map((run) => run.latencyMs.p99)),
+    ackP50Ms: median(group.map((run) => run.ackLatencyMs?.p50 ?? NaN)),
+    ackP99Ms: median(group.map((run) => run.ackLatencyMs?.p99 ?? NaN)),
+    lost: group.reduce((sum, run) => sum + run.lost, 0)
+  }
+})
+
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
@@ -294,11 +346,12 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
   serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
 }])
 table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
+table(`Feature costs (${scenarios[0]!.name}, service variants interleaved; medians; vsFirst: delivered/s against ${variants[0]!.name})`, featureSummary)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, features, featureSummary }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
 await mongo.close()
 process.exit(0)

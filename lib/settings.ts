@@ -29,6 +29,7 @@ export const SettingsSchema = Type.Object({
   writeRetryMaxDelayMs: Type.Integer({ minimum: 1, default: 5_000 }),
   shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
   deadLetterFile: Type.String({ minLength: 1, default: 'dead-letter/messages.jsonl', description: 'Where messages go that could not be stored; replayed at start' }),
+  ackAfterStore: Type.Boolean({ default: false, description: 'Answer a send (REST reply, WebSocket ack) only once the message is stored in MongoDB' }),
   readyQueueThreshold: Type.Integer({ minimum: 1, default: 10_000, description: 'GET /ready fails while more messages than this wait to be stored' }),
   logLevel: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),

@@ -2,12 +2,13 @@ import t from 'tap'
 import { appendFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DeadLetterFile } from '../../lib/dead-letter.js'
-import { createMessage, toDocument, type MessageDocument } from '../../lib/message.js'
+import type { MessageDocument } from '../../lib/message.js'
+import { testDocument } from '../messages.js'
 
 t.test('appended messages replay as they were; a line torn by a crash is skipped, not fatal', async (t) => {
   const directory = t.testdir()
   const file = new DeadLetterFile(join(directory, 'nested', 'dead.jsonl'))
-  const documents = ['a', 'b', 'c'].map((content) => toDocument(createMessage('c', 'u', content)))
+  const documents = ['a', 'b', 'c'].map((content) => testDocument('c', 'u', content))
   await file.append(documents.slice(0, 2))
   // A crash in the middle of an append leaves a line without its end.
   await appendFile(file.path, '{"_id":"6b06')
@@ -23,9 +24,9 @@ t.test('appended messages replay as they were; a line torn by a crash is skipped
 
 t.test('a failed replay keeps its file for the next one, and new appends do not mix into it', async (t) => {
   const file = new DeadLetterFile(join(t.testdir(), 'dead.jsonl'))
-  await file.append([toDocument(createMessage('c', 'u', 'first'))])
+  await file.append([testDocument('c', 'u', 'first')])
   await t.rejects(file.replay(async () => { throw new Error('database down') }, 10))
-  await file.append([toDocument(createMessage('c', 'u', 'second'))])
+  await file.append([testDocument('c', 'u', 'second')])
   const replayed: string[] = []
   t.equal(await file.replay(async (batch) => { replayed.push(...batch.map((doc) => doc.content)) }, 10), 2)
   t.same(replayed.sort(), ['first', 'second'])
