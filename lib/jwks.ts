@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose'
+import { createLocalJWKSet, errors, type JWSHeaderParameters } from 'jose'
 
 /** The key of a token could not be looked up because the key source failed, not because of the token. */
 export class KeySourceUnavailable extends Error {}
@@ -43,19 +43,19 @@ export class JwksKeySource {
     void this.#fetchUnlessRecent(0)
   }
 
-  /** The key for a token's header, as jose's `jwtVerify` asks for it. */
-  async key (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Uint8Array> {
+  /** The public key for a token's header. */
+  async key (header: JWSHeaderParameters): Promise<CryptoKey> {
     if (this.#keys === undefined) await this.#fetchUnlessRecent(RETRY_WITHOUT_KEYS_MS)
     else if (Date.now() - this.#fetchedAt > MAX_AGE_MS) void this.#fetchUnlessRecent(this.#options.cooldownMs)
     const keys = this.#keys
     if (keys === undefined) throw this.#unavailable()
     try {
-      return await keys(header, token)
+      return await keys(header)
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error
       // Perhaps a key the provider added since: look again, unless the set was fetched too recently.
       await this.#fetchUnlessRecent(this.#options.cooldownMs)
-      if (this.#keys !== keys) return await this.#keys!(header, token)
+      if (this.#keys !== keys) return await this.#keys!(header)
       // The last fetch failed, so the key may well exist: the token cannot be checked now.
       if (this.#lastError !== undefined) throw this.#unavailable()
       throw error

@@ -1,5 +1,6 @@
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
-import { decodeJwt, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyOptions } from 'jose'
+import { createPublicKey, KeyObject } from 'node:crypto'
+import { createDecoder, createVerifier, TokenError, type Algorithm } from 'fast-jwt'
+import type { JWSHeaderParameters } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { readClaims, type Claims } from './access.js'
 import { Unauthorized, Unavailable } from './errors.js'
@@ -8,8 +9,8 @@ import { KeySourceUnavailable, type JwksKeySource } from './jwks.js'
 export interface TokenVerifierOptions {
   /** HS256 shared secret. */
   secret?: string
-  /** One public key (from readPublicKey) for the asymmetric algorithms. */
-  publicKey?: KeyObject
+  /** One public key, as readPublicKey gives it, for the asymmetric algorithms of its type. */
+  publicKey?: string
   /** An identity provider's key set, for the asymmetric algorithms. */
   jwks?: JwksKeySource
   /** Accepted `iss` values; unset or empty: not checked. */
@@ -30,8 +31,7 @@ export interface TokenVerifierOptions {
  */
 export type VerifyToken = (token: string) => Promise<Claims>
 
-/** Each is only ever checked with a key of its own type: jose refuses any other pairing. */
-const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+const ASYMMETRIC_ALGORITHMS: Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 const PUBLIC_KEY_TYPES = ['rsa', 'rsa-pss', 'ec', 'ed25519']
 /** A remembered token is checked again after this, so a key removed from a JWKS stops working in bounded time. */
 const MAX_CACHE_AGE_MS = 10 * 60_000
@@ -50,42 +50,81 @@ export function createTokenVerifier (options: TokenVerifierOptions): VerifyToken
   }
 }
 
+/**
+ * fast-jwt checks signatures and claims with node:crypto on the calling thread. There is one
+ * verifier per kind of key, each allowing only the algorithms its key's type can check, and
+ * the token's header picks the verifier.
+ */
 function signatureVerifier (options: TokenVerifierOptions): VerifyToken {
-  const { publicKey, jwks } = options
-  // A KeyObject, not bytes: jose then imports it for WebCrypto once, not on every verification.
-  const secret = options.secret === undefined ? undefined : createSecretKey(Buffer.from(options.secret))
-  const verifyOptions: JWTVerifyOptions = {
-    algorithms: [...(secret === undefined ? [] : ['HS256']), ...(publicKey === undefined && jwks === undefined ? [] : ASYMMETRIC_ALGORITHMS)],
-    issuer: nonEmpty(options.issuers),
-    audience: nonEmpty(options.audiences),
-    clockTolerance: options.clockToleranceS
+  const issuers = nonEmpty(options.issuers)
+  const audiences = nonEmpty(options.audiences)
+  const claimChecks = {
+    allowedIss: issuers,
+    allowedAud: audiences,
+    requiredClaims: [...(issuers === undefined ? [] : ['iss']), ...(audiences === undefined ? [] : ['aud'])],
+    clockTolerance: options.clockToleranceS * 1000
   }
-  // Only called for an allowed alg, so the secret or a key source exists for it. With both a
-  // public key and a JWKS, a token naming a `kid` is for the JWKS.
-  const keyFor = (header: JWSHeaderParameters, token: FlattenedJWSInput): KeyObject | Promise<CryptoKey | Uint8Array> => {
-    if (header.alg === 'HS256') return secret!
-    if (publicKey !== undefined && (header.kid === undefined || jwks === undefined)) return publicKey
-    return jwks!.key(header, token)
-  }
+  const bySecret = options.secret === undefined ? undefined : createVerifier({ key: options.secret, algorithms: ['HS256'], ...claimChecks })
+  // Without `algorithms`, fast-jwt allows exactly those that fit the key's type (and curve).
+  const byPublicKey = options.publicKey === undefined ? undefined : createVerifier({ key: options.publicKey, ...claimChecks })
+  const { jwks } = options
+  const byJwks = jwks === undefined ? undefined : createVerifier({
+    key: async ({ header }: { header: JWSHeaderParameters }) => pemOf(await jwks.key(header)),
+    algorithms: ASYMMETRIC_ALGORITHMS,
+    ...claimChecks
+  })
+  const readHeader = createDecoder({ complete: true })
+
   return async (token) => {
     try {
-      return Object.freeze(claimsOf((await jwtVerify(token, keyFor, verifyOptions)).payload))
+      const { header } = readHeader(token) as { header: JWSHeaderParameters }
+      let payload: unknown
+      if (header.alg === 'HS256') {
+        payload = (bySecret ?? refuse('HS256 tokens are not accepted: there is no JWT_SECRET'))(token)
+      } else if (byPublicKey !== undefined && (header.kid === undefined || byJwks === undefined)) {
+        // With both a public key and a JWKS, a token naming a `kid` is for the JWKS.
+        payload = byPublicKey(token)
+      } else if (byJwks !== undefined && ASYMMETRIC_ALGORITHMS.includes(header.alg as Algorithm)) {
+        // The alg is checked before any key is fetched: `alg: none` is a 401 even while the JWKS is down.
+        payload = await byJwks(token)
+      } else {
+        refuse(`${String(header.alg)} tokens are not accepted`)
+      }
+      return Object.freeze(claimsOf(payload))
     } catch (error) {
-      if (error instanceof KeySourceUnavailable) throw new Unavailable(`token cannot be checked now: ${error.message}`)
-      // TypeError: jose refusing a key of the wrong type for the token's alg.
-      if (error instanceof errors.JOSEError || error instanceof TypeError) throw new Unauthorized(error.message)
-      throw error
+      if (!(error instanceof TokenError)) throw error
+      const cause = (error.originalError as Error | undefined) ?? error
+      if (cause instanceof KeySourceUnavailable) throw new Unavailable(`token cannot be checked now: ${cause.message}`)
+      throw new Unauthorized(cause.message)
     }
   }
 }
 
-/** A PEM public key (SPKI or PKCS#1). `\n` escapes, as one-line environment variables carry them, count as newlines. */
-export function readPublicKey (pem: string): KeyObject {
+function refuse (reason: string): never {
+  throw new TokenError(TokenError.codes.invalidAlgorithm, reason)
+}
+
+/** jose hands out the same CryptoKey for a key of the set each time, so its PEM is made once. */
+const pems = new WeakMap<CryptoKey, string>()
+function pemOf (key: CryptoKey): string {
+  let pem = pems.get(key)
+  if (pem === undefined) {
+    pem = KeyObject.from(key).export({ type: 'spki', format: 'pem' }) as string
+    pems.set(key, pem)
+  }
+  return pem
+}
+
+/**
+ * A PEM public key (SPKI or PKCS#1), returned as SPKI PEM. `\n` escapes, as one-line
+ * environment variables carry them, count as newlines.
+ */
+export function readPublicKey (pem: string): string {
   const key = createPublicKey(pem.replace(/\\n/g, '\n'))
   if (!PUBLIC_KEY_TYPES.includes(key.asymmetricKeyType ?? '')) {
     throw new Error(`${key.asymmetricKeyType} keys are not supported: give an RSA, EC (P-256, P-384, P-521) or Ed25519 key`)
   }
-  return key
+  return key.export({ type: 'spki', format: 'pem' }) as string
 }
 
 /** "a, b" -> ['a', 'b'] */
@@ -93,9 +132,11 @@ export function commaList (value: string | undefined): string[] | undefined {
   return value?.split(',').map((item) => item.trim()).filter((item) => item !== '')
 }
 
+const decodePayload = createDecoder()
+
 function decode (token: string): unknown {
   try {
-    return decodeJwt(token)
+    return decodePayload(token)
   } catch (error) {
     throw new Unauthorized((error as Error).message)
   }

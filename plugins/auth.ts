@@ -69,7 +69,7 @@ function tokenVerifier (settings: Settings, app: FastifyInstance): VerifyToken {
   })
 }
 
-function publicKeySetting (pem: string): ReturnType<typeof readPublicKey> {
+function publicKeySetting (pem: string): string {
   try {
     return readPublicKey(pem)
   } catch (error) {

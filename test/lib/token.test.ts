@@ -28,19 +28,19 @@ t.test('a remembered token is refused once it expires', async (t) => {
   const jwt = await signWith(key, { ...member, exp: nowS() + 1 })
   t.ok(await verify(jwt))
   await new Promise((resolve) => setTimeout(resolve, (nowS() + 2) * 1000 - Date.now()))
-  await t.rejects(verify(jwt), { statusCode: 401, code: 'CHAT_UNAUTHORIZED', message: /exp/ })
+  await t.rejects(verify(jwt), { statusCode: 401, code: 'CHAT_UNAUTHORIZED', message: /expired/ })
 })
 
 t.test('the clock tolerance accepts a token that expired within it', async (t) => {
   const { key, verify } = await verifierFor('EdDSA', { clockToleranceS: 30 })
   t.match(await verify(await signWith(key, { ...member, exp: nowS() - 10 })), member)
   await t.rejects(verify(await signWith(key, { ...member, exp: nowS() - 60 })), { statusCode: 401, code: 'CHAT_UNAUTHORIZED' })
-  await t.rejects(verify(await signWith(key, { ...member, nbf: nowS() + 60 })), { statusCode: 401, code: 'CHAT_UNAUTHORIZED', message: /nbf/ })
+  await t.rejects(verify(await signWith(key, { ...member, nbf: nowS() + 60 })), { statusCode: 401, code: 'CHAT_UNAUTHORIZED', message: /will be active/ })
 })
 
 t.test('public keys: PEM with \\n escapes; unsupported key types are refused', async (t) => {
   const key = await signingKey('PS256')
-  t.equal(readPublicKey(key.pem.replace(/\n/g, '\\n')).asymmetricKeyType, 'rsa')
+  t.equal(readPublicKey(key.pem.replace(/\n/g, '\\n')), readPublicKey(key.pem))
   const dsa = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 })
   t.throws(() => readPublicKey(dsa.publicKey.export({ type: 'spki', format: 'pem' }) as string), /dsa keys are not supported/)
   t.throws(() => readPublicKey('not a key'))
