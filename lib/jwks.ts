@@ -62,8 +62,9 @@ export class JwksKeySource {
     }
   }
 
+  /** Said to clients: the URL and the cause go to the log (onFetchError), not to them. */
   #unavailable (): KeySourceUnavailable {
-    return new KeySourceUnavailable(`the key set at ${this.#options.url} cannot be fetched (${this.#lastError?.message ?? 'not fetched yet'})`)
+    return new KeySourceUnavailable("the identity provider's key set cannot be fetched")
   }
 
   /** Fetches the set, joining a fetch under way, unless the last attempt was less than `intervalMs` ago. */
