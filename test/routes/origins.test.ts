@@ -139,3 +139,23 @@ t.test('mounted: the host\'s routes keep their CORS, with or without the host\'s
     })
   }
 })
+
+t.test('mounted without a prefix beside the host\'s @fastify/cors: both start, each route keeps its own policy', async (t) => {
+  const hostOrigin = 'https://host.example.test'
+  const mongo = await startMongo(t)
+  const host = Fastify()
+  await host.register(cors, { origin: [hostOrigin] })
+  host.get('/host-route', async () => ({ host: true }))
+  await host.register(chat, { mongoUri: mongo.uri, mongoDb: mongo.db, jwtSecret: SECRET, allowedOrigins: allowed })
+  await host.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => host.close())
+  const base = `http://127.0.0.1:${(host.server.address() as { port: number }).port}`
+
+  t.equal((await fetch(`${base}/host-route`, { headers: { origin: hostOrigin } })).headers.get('access-control-allow-origin'), hostOrigin)
+  const sent = await post(`${base}/api/messages/team`, { content: 'hi' }, { ...bearer(alice), origin: allowed })
+  t.equal(sent.status, 201)
+  t.equal(sent.headers.get('access-control-allow-origin'), allowed)
+  t.equal((await post(`${base}/api/messages/team`, { content: 'hi' }, { ...bearer(alice), origin: hostOrigin })).status, 403)
+  // The known limit (README): the host's OPTIONS /* answers preflights here, with the host's options.
+  t.equal((await preflight(`${base}/api/messages/team`, allowed)).headers.get('access-control-allow-origin'), null)
+})
