@@ -1,10 +1,14 @@
 // The client module against the real service: the `ws` package's WebSocket stands in for the
 // global one of browsers and Node 22+ (this Node is 20).
 import t from 'tap'
+import { execFile } from 'node:child_process'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { MongoClient } from 'mongodb'
 import WebSocket from 'ws'
 import { ChatClient, ChatError, type ChatClientOptions, type ChatMessage, type ConnectionState } from '../../client/index.js'
+import { requireBuiltClient } from '../browser.js'
 import { bearer, buildService, eventually, freePort, mongoProxy, post, sleep, startMongo, startServerProcess, token } from '../helper.js'
 
 const alice = { id: 'alice', groups: ['team'] }
@@ -54,6 +58,22 @@ t.test('history first, then live messages; send resolves with the stored message
   t.equal(client.state, 'closed')
   await t.rejects(client.send('after close'), /closed/)
   t.same(states, ['connecting', 'open', 'closed'])
+})
+
+t.test('the built module with the global WebSocket and no options for it (Node 22 has it; Node 20 behind a flag)', async (t) => {
+  requireBuiltClient()
+  const service = await buildService(t)
+  const script = `
+    const { ChatClient } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'client', 'index.js')).href)})
+    const client = new ChatClient({ url: ${JSON.stringify(service.base)}, channel: 'team', getToken: () => ${JSON.stringify(token(alice))} })
+    client.connect()
+    console.log(JSON.stringify(await client.send('over the global WebSocket')))
+    client.close()`
+  const { stdout } = await promisify(execFile)(process.execPath, ['--experimental-websocket', '--no-warnings', '--input-type=module', '-e', script], { timeout: 30_000 })
+  const sent = JSON.parse(stdout)
+  t.match(sent, { sender: 'alice', content: 'over the global WebSocket' })
+  const stored = await eventually(() => service.collection.find().toArray(), (docs) => docs.length === 1)
+  t.equal(stored[0]!._id.toHexString(), sent.id)
 })
 
 t.test('since: resumes after the given id; an empty channel resumes from its start', async (t) => {
