@@ -4,10 +4,10 @@ import { RecentMessages } from './recent-messages.js'
 
 /** The close code of a socket whose token expired: reconnect at once with a fresh one. */
 const TOKEN_EXPIRED = 4001
-/** An error frame about the catch-up, not about a frame the client sent. */
-const CATCH_UP_TRUNCATED = 'CHAT_CATCH_UP_TRUNCATED'
-/** Resumes from the start of a channel that was empty when the client first connected. */
-const BEFORE_EVERY_MESSAGE = '0'.repeat(24)
+/** The refusals of a frame; other error frames (about a catch-up) concern no send. */
+const FRAME_REFUSALS = ['CHAT_INVALID_MESSAGE', 'CHAT_UNAVAILABLE']
+/** The largest page of the history endpoint. */
+const HISTORY_PAGE = 200
 const OPEN = 1
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'
@@ -78,6 +78,10 @@ export class ChatClient {
   #state: ConnectionState = 'idle'
   #socket: Socket | undefined
   #lastId: string | undefined
+  /** The channel had no message at the first connect: every message it has since is new to the application. */
+  #startedEmpty = false
+  /** Frames that arrive while the history read that must come before them is under way. */
+  #held: unknown[] | undefined
   #attempt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   /** Bumped by close(): a connect still under way when it ran gives up. */
@@ -150,9 +154,8 @@ export class ChatClient {
     try {
       token = await this.#options.getToken()
       this.#senderId = senderOf(token)
-      // The first time, start from the newest message (or the channel's start): with that as
-      // `since`, every later reconnect resumes without a gap.
-      if (this.#lastId === undefined) await this.#loadHistory(token, generation)
+      // Until a message was delivered there is no id to resume from: start from the newest one.
+      if (this.#lastId === undefined) await this.#readNewest(token, generation)
     } catch (error) {
       if (generation === this.#generation) this.#failed(error as Error)
       return
@@ -169,13 +172,21 @@ export class ChatClient {
     }
     let opened = false
     this.#socket = socket
-    socket.onopen = () => {
+    this.#held = undefined
+    socket.onopen = async () => {
       opened = true
+      // Still no message to resume from: whatever the channel got before this socket went live
+      // is read now, and delivered before what the socket receives meanwhile.
+      if (this.#lastId === undefined && !await this.#readNewestBeforeLive(socket, token, generation)) return
       this.#attempt = 0
       this.#setState('open')
       for (const pending of this.#pending.values()) this.#write(socket, pending)
     }
-    socket.onmessage = (event) => { if (this.#socket === socket) this.#receive(event.data) }
+    socket.onmessage = (event) => {
+      if (this.#socket !== socket) return
+      if (this.#held !== undefined) this.#held.push(event.data)
+      else this.#receive(event.data)
+    }
     socket.onerror = () => {} // a close event follows
     socket.onclose = (event) => {
       if (this.#socket !== socket) return
@@ -212,14 +223,39 @@ export class ChatClient {
     this.#timer = setTimeout(() => { void this.#open(generation) }, delay)
   }
 
-  async #loadHistory (token: string, generation: number): Promise<void> {
-    const limit = Math.max(1, this.#options.history ?? 0)
+  /**
+   * Reads the channel's newest messages and delivers `history` of them, or, when the channel was
+   * empty at the first connect, all of them (up to a page): each is new to the application. The
+   * newest becomes the id to resume from.
+   */
+  async #readNewest (token: string, generation: number): Promise<void> {
+    const history = this.#options.history ?? 0
+    const limit = this.#startedEmpty ? HISTORY_PAGE : Math.max(1, history)
     const newestFirst = await this.#get(`/api/messages/${encodeURIComponent(this.#options.channel)}?limit=${limit}`, token)
     if (!Array.isArray(newestFirst) || !newestFirst.every(isMessage)) throw new Error('unexpected history reply')
     if (generation !== this.#generation) return
-    const shown = (this.#options.history ?? 0) > 0 ? newestFirst : []
+    const shown = this.#startedEmpty ? newestFirst : newestFirst.slice(0, history)
     for (const message of [...shown].reverse()) this.#deliver(message)
-    this.#lastId = newestFirst[0]?.id ?? BEFORE_EVERY_MESSAGE
+    this.#lastId ??= newestFirst[0]?.id
+    if (this.#lastId === undefined) this.#startedEmpty = true
+  }
+
+  /** Holds the socket's frames during the read; says whether the socket is still the one to use. */
+  async #readNewestBeforeLive (socket: Socket, token: string, generation: number): Promise<boolean> {
+    this.#held = []
+    try {
+      await this.#readNewest(token, generation)
+    } catch (error) {
+      if (this.#socket !== socket) return false
+      this.#emit('error', error as Error)
+      socket.close(1000, 'could not read the newest messages')
+      return false
+    }
+    const held = this.#held
+    this.#held = undefined
+    if (this.#socket !== socket) return false
+    for (const data of held) this.#receive(data)
+    return true
   }
 
   async #refusal (token: string): Promise<ChatError | undefined> {
@@ -303,7 +339,7 @@ export class ChatClient {
       return
     }
     // Without clientIds, refusals come back in the order the frames were written on this socket.
-    const pending = !this.#serviceAcks && body.code !== CATCH_UP_TRUNCATED
+    const pending = !this.#serviceAcks && FRAME_REFUSALS.includes(body.code)
       ? [...this.#pending.values()].find((candidate) => candidate.socket !== undefined && candidate.socket === this.#socket)
       : undefined
     if (pending === undefined) {

@@ -10,6 +10,8 @@ export interface ChatMessage {
   createdAt: string
   /** The id the sending client gave the frame, when it gave one. */
   clientId?: string
+  /** The message's place in its channel, from a service with reliable sends. */
+  seq?: number
 }
 
 /** The service's one error shape, for HTTP answers and WebSocket error frames. */

@@ -76,7 +76,7 @@ t.test('the built module with the global WebSocket and no options for it (Node 2
   t.equal(stored[0]!._id.toHexString(), sent.id)
 })
 
-t.test('since: resumes after the given id; an empty channel resumes from its start', async (t) => {
+t.test('since: resumes after the given id', async (t) => {
   const service = await buildService(t)
   const first = await post(`${service.base}/api/messages/team`, { content: 'before' }, bearer(bob))
   await post(`${service.base}/api/messages/team`, { content: 'after' }, bearer(bob))
@@ -84,11 +84,28 @@ t.test('since: resumes after the given id; an empty channel resumes from its sta
   resumed.client.connect()
   await eventually(() => contents(resumed.messages), (list) => list.length === 1)
   t.same(contents(resumed.messages), ['after'])
+})
 
-  const empty = watchedClient(t, { url: `${service.base}/`, channel: 'alice', getToken: () => token(alice) })
-  empty.client.connect()
-  await empty.reaches('open')
-  t.equal(empty.client.lastId, '0'.repeat(24), 'anchored before every message, so a reconnect misses none')
+t.test('a channel empty at the first connect: what it gets while the client is away, before any message arrived, is delivered', async (t) => {
+  const service = await buildService(t)
+  const relay = await mongoProxy(t, service.base)
+  const { client, messages, reaches } = watchedClient(t, { url: `http://127.0.0.1:${new URL(relay.uri).port}/chat/`, channel: 'alice', getToken: () => token(alice) })
+  client.connect()
+  await reaches('open')
+  t.equal(client.lastId, undefined, 'nothing to resume from yet')
+  relay.down()
+  await reaches('reconnecting')
+  const sent = []
+  for (const content of ['while away 1', 'while away 2']) sent.push((await post(`${service.base}/api/messages/alice`, { content }, bearer(alice))).body)
+  await eventually(() => service.collection.countDocuments(), (count) => count === 2)
+  relay.up()
+  await reaches('open')
+  await eventually(() => messages.length, (count) => count === 2)
+  const live = await post(`${service.base}/api/messages/alice`, { content: 'live again' }, bearer(alice))
+  await eventually(() => messages.length, (count) => count === 3)
+  await sleep(200)
+  t.same(messages, [...sent, live.body], 'each once, in order')
+  t.equal(client.lastId, live.body.id)
 })
 
 t.test('refusals the service will not change stop the client; a bad token is retried with a new one from getToken', async (t) => {
