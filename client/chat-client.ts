@@ -145,7 +145,9 @@ export class ChatClient {
     return new Promise((resolve, reject) => {
       const pending: PendingSend = { clientId: newClientId(), content, resolve, reject }
       this.#pending.set(pending.clientId, pending)
-      if (this.#socket?.readyState === OPEN) this.#write(this.#socket, pending)
+      // Not before the state is open: until then the socket may still be catching up, and every
+      // pending send is written once it is.
+      if (this.#state === 'open' && this.#socket?.readyState === OPEN) this.#write(this.#socket, pending)
     })
   }
 
