@@ -5,8 +5,8 @@ import chat from './app.js'
 import { rawSettings } from './lib/settings.js'
 import { replyNotFound } from './plugins/error-replies.js'
 
-const { port = 8080, host = '0.0.0.0', logLevel = 'info', shutdownTimeoutMs = 10_000 } = rawSettings({}, process.env) as {
-  port?: number, host?: string, logLevel?: string, shutdownTimeoutMs?: number
+const { port = 8080, host = '0.0.0.0', logLevel = 'info', shutdownTimeoutMs = 10_000, chatPage = true } = rawSettings({}, process.env) as {
+  port?: number, host?: string, logLevel?: string, shutdownTimeoutMs?: number, chatPage?: boolean | string
 }
 
 const app = Fastify({
@@ -22,7 +22,8 @@ function redactToken (url: string): string {
   return url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]')
 }
 
-app.register(chat)
+// Standalone, the chat page is on unless CHAT_PAGE=false (validated with the other settings).
+app.register(chat, { chatPage: chatPage as boolean })
 app.setNotFoundHandler(replyNotFound)
 
 closeWithGrace({ delay: Number(shutdownTimeoutMs) + 5_000 }, async ({ signal, err }) => {
