@@ -173,3 +173,25 @@ t.test('kill -9 and restart of the service: the client comes back by itself and 
   const inDatabase = await eventually(() => stored.find().sort({ _id: 1 }).toArray(), (docs) => docs.length === 4)
   t.same(inDatabase.map((doc) => doc._id.toHexString()), messages.map((message) => message.id), 'the order the database has')
 })
+
+t.test('a socket closed for an expired token (4001) comes back with a fresh token from getToken, missing nothing', async (t) => {
+  const service = await buildService(t, { jwtClockToleranceS: 0 })
+  let tokensGiven = 0
+  // Each token lives 2 s: the service closes the socket with 4001 when it expires.
+  const { client, messages, reaches } = watchedClient(t, {
+    url: service.base,
+    channel: 'team',
+    getToken: () => { tokensGiven++; return token(alice, { expiresIn: 2_000 }) }
+  })
+  client.connect()
+  await reaches('open')
+  const sent: string[] = []
+  for (let i = 0; i < 30; i++) {
+    sent.push((await post(`${service.base}/api/messages/team`, { content: `m${i}` }, bearer(bob))).body.id)
+    await sleep(150)
+  }
+  await eventually(() => messages.length, (count) => count === 30, 20_000)
+  t.ok(tokensGiven >= 3, `it asked for a fresh token on every reconnect (${tokensGiven} tokens)`)
+  t.same(messages.map((message) => message.id), sent, 'every message once, in order, across the expiries')
+  t.equal(client.state, 'open')
+})
