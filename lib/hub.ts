@@ -1,7 +1,8 @@
 /** Anything that can receive a message as a ready WebSocket text frame: a local WebSocket, in practice. */
 export interface Subscriber {
   deliver (messageId: string, frame: Buffer): void
-  close (code: number, reason: string): void
+  /** Closes with the code, cutting off a client that has not finished closing within graceMs. */
+  close (code: number, reason: string, graceMs: number): Promise<void>
 }
 
 export interface HubEvents {
