@@ -12,6 +12,8 @@ export const UpgradeRequired = createError('CHAT_UPGRADE_REQUIRED', 'This endpoi
 export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
 export const CatchUpTruncated = createError<[string]>('CHAT_CATCH_UP_TRUNCATED', '%s', 413)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
+/** Closing failed to store or save some accepted messages (never an HTTP answer). */
+export const MessagesNotSaved = createError<[number]>('CHAT_MESSAGES_NOT_SAVED', '%s accepted messages could be neither stored nor saved to the dead-letter file', 500)
 
 /** The JSON body of an error, as sent over HTTP and inside WebSocket error frames. */
 export interface ErrorBody {
