@@ -14,6 +14,7 @@ declare module 'fastify' {
 
 async function deadLetter (app: FastifyInstance): Promise<void> {
   const file = new DeadLetterFile(app.chatSettings.deadLetterFile)
+  app.log.debug({ file: file.path }, 'checking the dead-letter location')
   try {
     await file.check()
   } catch (error) {
