@@ -14,6 +14,7 @@ import deadLetter from './plugins/dead-letter.js'
 import mongo from './plugins/mongo.js'
 import auth from './plugins/auth.js'
 import hub from './plugins/hub.js'
+import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
@@ -36,6 +37,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   }
   await app.register(mongo)
   await app.register(auth, options)
+  await app.register(tokenExpiry)
   await app.register(persistence)
   await app.register(fanout)
   await app.register(messages)

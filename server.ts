@@ -11,8 +11,9 @@ const EXIT_MESSAGES_LOST = 2
 /** Requests still open this long into the close are cut: the steps that save messages wait for them. */
 const REQUEST_GRACE_MS = 2_000
 /**
- * The close steps other than the flush, each bounded: requests 2 s, Redis 1 s, the write in
- * flight 1 s, the dead-letter append 5 s, the MongoDB client 1 s, jongodb 2 s; plus slack.
+ * The close steps other than the flush, each bounded: requests 2 s, Redis 1 s, messages being
+ * accepted 1 s, the write in flight 1 s, the dead-letter append 5 s without progress, the
+ * MongoDB client 1 s, jongodb 2 s; plus slack.
  */
 const FORCE_EXIT_MARGIN_MS = 15_000
 

@@ -11,6 +11,8 @@ interface DeadLetterLine {
   sender: string
   content: string
   createdAt: string
+  seq?: number
+  clientId?: string
 }
 
 /** At most this many messages per write call: a large append reports progress as it goes. */
@@ -76,7 +78,7 @@ export class DeadLetterFile {
   }
 
   /** Stores every message of the file (and of any replay interrupted earlier) with `insert`, then removes them. */
-  async replay (insert: (batch: MessageDocument[]) => Promise<void>, batchSize: number): Promise<number> {
+  async replay (insert: (batch: MessageDocument[]) => Promise<unknown>, batchSize: number): Promise<number> {
     await this.#inTurn(() => this.#claimCurrentFile())
     let replayed = 0
     for (const file of await this.#claimedFiles()) {
@@ -180,8 +182,9 @@ function parseLines (text: string): MessageDocument[] {
   // A line cut short by a crash in the middle of an append cannot be read back; skip it, keep the rest.
   return text.split('\n').filter((line) => line.trim() !== '').flatMap((line) => {
     try {
-      const { _id, createdAt, ...fields } = JSON.parse(line) as DeadLetterLine
-      return [{ _id: new ObjectId(_id), createdAt: new Date(createdAt), ...fields }]
+      const { _id, createdAt, seq, ...fields } = JSON.parse(line) as DeadLetterLine
+      // Lines written before messages had a seq read back as the oldest of their channel.
+      return [{ _id: new ObjectId(_id), createdAt: new Date(createdAt), seq: seq ?? 0, ...fields }]
     } catch {
       return []
     }

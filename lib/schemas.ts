@@ -10,9 +10,14 @@ export const HISTORY_MAX_LIMIT = 200
 export const ChannelId = Type.String({ pattern: CHANNEL_ID_PATTERN })
 export const MessageId = Type.String({ pattern: '^[0-9a-f]{24}$' })
 
+/** The sender's own id for a message: a resend with the same one is recognised and not stored or broadcast again. */
+export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._:-]{1,64}$'
+export const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN })
+
 /** What a client sends, over REST or as a WebSocket frame. Unknown fields are ignored. */
 export const SendMessageBody = Type.Object({
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S' })
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S' }),
+  clientId: Type.Optional(ClientId)
 })
 export type SendMessageBody = Static<typeof SendMessageBody>
 
@@ -22,7 +27,9 @@ export const Message = Type.Object({
   sender: Type.String(),
   content: Type.String(),
   // A Date in handlers, an ISO 8601 string on the wire.
-  createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' })
+  createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time' }),
+  seq: Type.Integer({ minimum: 0 }),
+  clientId: Type.Optional(Type.String())
 })
 
 export const ErrorResponse = Type.Object({

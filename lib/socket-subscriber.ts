@@ -16,12 +16,12 @@ const DRAIN_TIMEOUT_MS = 30_000
  * because the service never enables permessage-deflate, so ws's sender never queues.
  *
  * While the client catches up on missed messages, live messages are held back, then sent
- * after the missed ones, skipping any that the catch-up already sent.
+ * after the missed ones, skipping any that the catch-up already covered (by seq).
  */
 export class SocketSubscriber implements Subscriber {
   readonly #socket: WebSocket
   readonly #tcp: Socket | undefined
-  #held: Array<[string, Buffer]> | undefined
+  #held: Array<[number, Buffer]> | undefined
 
   constructor (socket: WebSocket, options: { holdLive: boolean }) {
     this.#socket = socket
@@ -29,9 +29,9 @@ export class SocketSubscriber implements Subscriber {
     this.#held = options.holdLive ? [] : undefined
   }
 
-  deliver (messageId: string, frame: Buffer): void {
+  deliver (seq: number, frame: Buffer): void {
     if (this.#held !== undefined) {
-      if (this.#held.push([messageId, frame]) > MAX_HELD_MESSAGES) this.#drop()
+      if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#drop()
       return
     }
     const socket = this.#socket
@@ -45,24 +45,28 @@ export class SocketSubscriber implements Subscriber {
   }
 
   /**
-   * Sends the missed messages, pausing whenever the client has more than MAX_BUFFERED_BYTES
-   * unread, then the live ones held meanwhile, and goes live.
+   * Sends missed messages, pausing whenever the client has more than MAX_BUFFERED_BYTES unread.
+   * False when the client is gone or was dropped for not reading.
    */
-  async release (missed: Array<{ id: string }>): Promise<void> {
+  async sendMissed (missed: readonly object[]): Promise<boolean> {
     const socket = this.#socket
     for (const message of missed) {
-      if (socket.readyState !== socket.OPEN) return
+      if (socket.readyState !== socket.OPEN) return false
       socket.send(JSON.stringify(message))
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES && !await this.#drained()) {
         this.#drop()
-        return
+        return false
       }
     }
+    return socket.readyState === socket.OPEN
+  }
+
+  /** Ends the catch-up: sends the live messages held meanwhile that come after `coveredSeq`, then lets messages through. */
+  goLive (coveredSeq: number): void {
     const held = this.#held ?? []
     this.#held = undefined
-    const sent = new Set(missed.map((message) => message.id))
-    for (const [messageId, frame] of held) {
-      if (!sent.has(messageId)) this.deliver(messageId, frame)
+    for (const [seq, frame] of held) {
+      if (seq > coveredSeq) this.deliver(seq, frame)
     }
   }
 
@@ -87,13 +91,14 @@ export class SocketSubscriber implements Subscriber {
 
   /**
    * Starts the closing handshake and cuts the connection of a client that has not finished it
-   * within `graceMs` (one that does not read, say). Resolves once the socket is closed.
+   * within `graceMs` (one that does not read, say); without it, ws gives up after 30 s.
+   * Resolves once the socket is closed.
    */
-  close (code: number, reason: string, graceMs: number): Promise<void> {
+  close (code: number, reason: string, graceMs?: number): Promise<void> {
     const socket = this.#socket
     if (socket.readyState === socket.CLOSED) return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.#drop(), graceMs)
+      const timer = graceMs === undefined ? undefined : setTimeout(() => this.#drop(), graceMs)
       socket.once('close', () => {
         clearTimeout(timer)
         resolve()

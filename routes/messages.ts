@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { historyScope } from '../lib/access.js'
 import { requestedChannels } from '../lib/counts-request.js'
-import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
+import { InvalidHistoryQuery, InvalidMessage, Unavailable } from '../lib/errors.js'
 import { readBody } from '../lib/read-body.js'
+import { CLIENT_ID_RULE } from '../lib/frames.js'
 import {
-  ChannelId, ErrorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
+  ChannelId, CLIENT_ID_PATTERN, ErrorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
   MESSAGE_BODY_LIMIT, SendMessageBody
 } from '../lib/schemas.js'
 import { claimsOf } from '../plugins/auth.js'
@@ -18,13 +19,20 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 503
 const messages: FastifyPluginAsyncTypebox = async (app) => {
   const requireChannelAccess = app.chatRequireAccess((request) => (request.params as { channel_id: string }).channel_id)
 
+  // 201 for a new message; 200 with the original message for a resend of one (same clientId).
   app.post('/api/messages/:channel_id', {
     bodyLimit: MESSAGE_BODY_LIMIT,
-    schema: { params: ChannelParams, body: SendMessageBody, response: { 201: Message, ...errors } },
+    schema: { params: ChannelParams, body: SendMessageBody, response: { 200: Message, 201: Message, ...errors } },
     preHandler: [app.chatAuthenticate, requireChannelAccess]
   }, async (request, reply) => {
-    const message = app.chatMessages.send(request.params.channel_id, claimsOf(request).id, request.body.content)
-    return reply.code(201).send(message)
+    const { content } = request.body
+    const clientId = clientIdOf(request.body.clientId, request.headers['idempotency-key'])
+    const sent = await app.chatMessages.intake.send({ channel: request.params.channel_id, sender: claimsOf(request).id, content, clientId })
+    // With ACK_AFTER_STORE the answer waits for MongoDB, which may name the message first stored with this clientId.
+    const message = sent.stored === undefined ? sent.message : await sent.stored
+    const resent = sent.duplicate || message.id !== sent.message.id
+    if (resent) reply.header('idempotent-replayed', 'true')
+    return reply.code(resent ? 200 : 201).send(message)
   })
 
   app.get('/api/messages/:channel_id', {
@@ -49,7 +57,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     const scope = historyScope(claims, channel, await app.chatAuthorize(claims, channel))
     // Paging backwards (newest first) by default; forwards (oldest first) from `after`, to catch up.
     return after === undefined
-      ? app.chatMessages.history({ scope, limit, before })
+      ? app.chatMessages.history(scope, limit, before)
       : app.chatMessages.after(scope, after, limit)
   })
 
@@ -69,6 +77,16 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       throw new Unavailable('cluster-wide counts need Redis, which is not reachable')
     }
   })
+}
+
+const clientIdRegExp = new RegExp(CLIENT_ID_PATTERN)
+
+/** A clientId from the body or the Idempotency-Key header (the same thing); both must agree. */
+function clientIdOf (fromBody: string | undefined, header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return fromBody
+  if (typeof header !== 'string' || !clientIdRegExp.test(header)) throw new InvalidMessage(`Idempotency-Key: ${CLIENT_ID_RULE}`)
+  if (fromBody !== undefined && fromBody !== header) throw new InvalidMessage('the body\'s clientId and the Idempotency-Key header differ')
+  return header
 }
 
 export default messages

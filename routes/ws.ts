@@ -1,16 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { WebSocket } from '@fastify/websocket'
-import type { FastifyBaseLogger } from 'fastify'
 import { Type } from 'typebox'
-import { CatchUpTruncated, UpgradeRequired } from '../lib/errors.js'
-import { errorFrame, readContentFrame } from '../lib/frames.js'
+import { catchUp } from '../lib/catch-up.js'
+import { CatchUpGap, UnknownSince, UpgradeRequired } from '../lib/errors.js'
+import { ackFrame, errorFrame, readSendFrame, type FrameError } from '../lib/frames.js'
+import type { Sent } from '../lib/message-intake.js'
 import { ChannelId, MessageId } from '../lib/schemas.js'
 import { SocketSubscriber } from '../lib/socket-subscriber.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
+import { SETTLE_MS } from '../plugins/messages.js'
 
-/** The most messages a reconnecting client is sent before going live; older ones are for REST paging. */
-export const CATCH_UP_LIMIT = 10_000
+/** Missed messages are read and sent this many at a time. */
+const CATCH_UP_PAGE_SIZE = 200
 
 const WsQuery = Type.Object({
   channel: ChannelId,
@@ -19,6 +21,8 @@ const WsQuery = Type.Object({
 })
 
 const ws: FastifyPluginAsyncTypebox = async (app) => {
+  const { intake, reader } = app.chatMessages
+
   app.route({
     method: 'GET',
     url: '/ws',
@@ -28,40 +32,65 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     handler: async () => { throw new UpgradeRequired() },
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
-      serve(socket, request.query.channel, request.query.since, claimsOf(request).id)
+      const claims = claimsOf(request)
+      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
     }
   })
 
-  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string): void {
-    const log = app.log
+  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined): void {
     // @fastify/websocket's own error listener holds the request and reply (with the raw HTTP
     // request and response) for the socket's lifetime, about 2.5 KiB per idle connection.
     // This one holds nothing: an error on an open socket only needs logging, and ws closes it.
+    const log = app.log
     socket.removeAllListeners('error')
     socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
     releaseUpgradeResponse(socket)
     const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
-    const sendError = (error: unknown): void => socket.send(errorFrame(toErrorBody(error as Error)))
+    const sendError = (error: unknown, clientId?: string): void => socket.send(errorFrame(toErrorBody(error as Error), clientId))
+    const acknowledge = (sent: Sent, clientId: string | undefined): void => {
+      if (clientId === undefined) return
+      if (sent.stored === undefined) socket.send(ackFrame(clientId, sent.message.id))
+      else sent.stored.then((stored) => socket.send(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
+    }
 
     app.chatHub.join(channel, subscriber)
-    socket.on('close', () => app.chatHub.leave(channel, subscriber))
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      try {
-        app.chatMessages.send(channel, sender, readContentFrame(data, isBinary))
-      } catch (error) {
-        sendError(error)
-      }
+    app.chatTokenExpiry.watch(subscriber, exp)
+    socket.on('close', () => {
+      app.chatHub.leave(channel, subscriber)
+      app.chatTokenExpiry.unwatch(subscriber, exp)
     })
-    if (since !== undefined) catchUp(socket, subscriber, channel, since, sendError, log)
-  }
-
-  function catchUp (socket: WebSocket, subscriber: SocketSubscriber, channel: string, since: string, sendError: (error: unknown) => void, log: FastifyBaseLogger): void {
-    app.chatMessages.after({ channel }, since, CATCH_UP_LIMIT + 1).then(async (missed) => {
-      if (missed.length > CATCH_UP_LIMIT) {
-        sendError(new CatchUpTruncated(`more than ${CATCH_UP_LIMIT} messages since ${since}; sending the oldest ${CATCH_UP_LIMIT}, page the rest with GET /api/messages/${channel}?after=`))
+    // Frames wait until this instance receives the channel live (the sender's own echo included),
+    // and are committed one after the other, so a socket's messages keep their order.
+    const live = app.chatFanout.live(channel)
+    let previous: Promise<unknown> = live
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      let frame
+      try {
+        frame = readSendFrame(data, isBinary)
+      } catch (error) {
+        sendError(error, (error as FrameError).clientId)
+        return
       }
-      await subscriber.release(missed.slice(0, CATCH_UP_LIMIT))
-    }).catch((error: unknown) => {
+      const { content, clientId } = frame
+      const admitted = intake.admit({ channel, sender, content, clientId })
+      previous = previous.then(() => admitted).then(
+        (admission) => { intake.commit(admission).then((sent) => acknowledge(sent, clientId), (error: unknown) => sendError(error, clientId)) },
+        (error: unknown) => sendError(error, clientId)
+      )
+    })
+
+    if (since === undefined) return
+    live.then(() => app.chatFanout.frontier(channel)).then((frontier) => catchUp({
+      channel,
+      since,
+      subscriber,
+      reader,
+      frontier,
+      pageSize: CATCH_UP_PAGE_SIZE,
+      settleMs: SETTLE_MS,
+      onUnknownSince: () => sendError(new UnknownSince(since, channel)),
+      onGap: ({ from, to }) => sendError(new CatchUpGap(from, to))
+    })).catch((error: unknown) => {
       log.error({ err: error }, 'catching up a reconnecting client failed')
       socket.close(1011, 'could not read missed messages')
     })

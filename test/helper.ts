@@ -183,13 +183,17 @@ export function getWithBody (url: string, body: string, headers: Record<string, 
  * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data);
  * `stall()` keeps connections open and passes nothing.
  */
-export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void }> {
+export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void, unstall (): void }> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
   let isDown = false
   let stalled = false
+  const held: Array<() => void> = []
   const relay = (from: Socket, to: Socket): void => {
-    const pass = (chunk: Buffer) => { if (!to.destroyed && !stalled) to.write(chunk) }
+    const pass = (chunk: Buffer) => {
+      if (stalled) held.push(() => pass(chunk))
+      else if (!to.destroyed) to.write(chunk)
+    }
     from.on('data', (chunk: Buffer) => delayMs > 0 ? setTimeout(pass, delayMs, chunk) : pass(chunk))
     from.on('close', () => setTimeout(() => to.destroy(), delayMs))
     from.on('error', () => to.destroy())
@@ -220,7 +224,12 @@ export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise
     },
     up () { isDown = false },
     /** Connections stay open but nothing passes any more: a database that hangs. */
-    stall () { stalled = true }
+    stall () { stalled = true },
+    /** What a stall held back passes, in order, and traffic flows again. */
+    unstall () {
+      stalled = false
+      for (const passHeld of held.splice(0)) passHeld()
+    }
   }
 }
 

@@ -4,12 +4,13 @@ import { constants } from 'node:fs'
 import { appendFile, open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DeadLetterFile } from '../../lib/dead-letter.js'
-import { createMessage, toDocument, type MessageDocument } from '../../lib/message.js'
+import type { MessageDocument } from '../../lib/message.js'
+import { testDocument } from '../messages.js'
 
 t.test('appended messages replay as they were; a line torn by a crash is skipped, not fatal', async (t) => {
   const directory = t.testdir()
   const file = new DeadLetterFile(join(directory, 'nested', 'dead.jsonl'))
-  const documents = ['a', 'b', 'c'].map((content) => toDocument(createMessage('c', 'u', content)))
+  const documents = ['a', 'b', 'c'].map((content) => testDocument('c', 'u', content))
   await file.append(documents.slice(0, 2))
   // A crash in the middle of an append leaves a line without its end.
   await appendFile(file.path, '{"_id":"6b06')
@@ -25,9 +26,9 @@ t.test('appended messages replay as they were; a line torn by a crash is skipped
 
 t.test('a failed replay keeps its file for the next one, and new appends do not mix into it', async (t) => {
   const file = new DeadLetterFile(join(t.testdir(), 'dead.jsonl'))
-  await file.append([toDocument(createMessage('c', 'u', 'first'))])
+  await file.append([testDocument('c', 'u', 'first')])
   await t.rejects(file.replay(async () => { throw new Error('database down') }, 10))
-  await file.append([toDocument(createMessage('c', 'u', 'second'))])
+  await file.append([testDocument('c', 'u', 'second')])
   const replayed: string[] = []
   t.equal(await file.replay(async (batch) => { replayed.push(...batch.map((doc) => doc.content)) }, 10), 2)
   t.same(replayed.sort(), ['first', 'second'])
@@ -51,7 +52,7 @@ t.test('check and append give up after their timeout when the file system does n
   await t.rejects(file.check(), /did not answer within 300 ms/)
   t.ok(Date.now() - started < 3_000, 'the check, run in a child process, was abandoned')
   started = Date.now()
-  await t.rejects(file.append([toDocument(createMessage('c', 'u', 'x'))]), /did not answer within 300 ms/)
+  await t.rejects(file.append([testDocument('c', 'u', 'x')]), /did not answer within 300 ms/)
   t.ok(Date.now() - started < 3_000, 'the append was abandoned')
   // The append's thread still waits in open(): a reader lets it finish, or this process could not exit.
   const reader = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)

@@ -28,28 +28,29 @@ function fakeSocket (bufferedAmount = 0) {
   return { socket: socket as unknown as WebSocket, fake: socket, sent, cutOff: () => cutOff }
 }
 
-const frame = (id: string) => textFrame(Buffer.from(JSON.stringify({ id })))
+const frame = (seq: number) => textFrame(Buffer.from(JSON.stringify({ seq })))
 
 t.test('while catching up, live messages wait; then missed first, live after, none twice', async (t) => {
   const { socket, sent } = fakeSocket()
   const subscriber = new SocketSubscriber(socket, { holdLive: true })
-  subscriber.deliver('03', frame('03'))
-  subscriber.deliver('04', frame('04'))
+  subscriber.deliver(3, frame(3))
+  subscriber.deliver(4, frame(4))
   t.same(sent, [], 'nothing is sent before the catch-up')
-  await subscriber.release([{ id: '01' }, { id: '02' }, { id: '03' }])
-  subscriber.deliver('05', frame('05'))
-  t.same(sent.map((data) => JSON.parse(data).id), ['01', '02', '03', '04', '05'])
+  t.equal(await subscriber.sendMissed([{ seq: 1 }, { seq: 2 }, { seq: 3 }]), true)
+  subscriber.goLive(3)
+  subscriber.deliver(5, frame(5))
+  t.same(sent.map((data) => JSON.parse(data).seq), [1, 2, 3, 4, 5])
 })
 
 t.test('without catch-up, messages go straight out', async (t) => {
   const { socket, sent } = fakeSocket()
-  new SocketSubscriber(socket, { holdLive: false }).deliver('01', frame('01'))
+  new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1))
   t.equal(sent.length, 1)
 })
 
 t.test('a client that does not read is dropped instead of buffered without bound', async (t) => {
   const { socket, sent, cutOff } = fakeSocket(9 * 1024 * 1024)
-  new SocketSubscriber(socket, { holdLive: false }).deliver('01', frame('01'))
+  new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1))
   // With an error, so that Node does not build one for each write still buffered.
   t.match(cutOff(), { message: /does not read/ })
   t.same(sent, [])
@@ -58,9 +59,9 @@ t.test('a client that does not read is dropped instead of buffered without bound
 t.test('a catch-up that holds too many live messages drops the client instead of growing', async (t) => {
   const { socket, cutOff } = fakeSocket()
   const subscriber = new SocketSubscriber(socket, { holdLive: true })
-  for (let i = 0; i < 10_000; i++) subscriber.deliver(String(i), frame(String(i)))
+  for (let i = 0; i < 10_000; i++) subscriber.deliver(i, frame(i))
   t.equal(cutOff(), undefined)
-  subscriber.deliver('one more', frame('one more'))
+  subscriber.deliver(10_000, frame(10_000))
   t.ok(cutOff())
 })
 
