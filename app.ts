@@ -18,6 +18,8 @@ import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
+import origins from './plugins/origins.js'
+import chatPage from './plugins/chat-page.js'
 import { replyNotFound, replyWithError } from './plugins/error-replies.js'
 
 export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
@@ -49,6 +51,10 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   app.removeContentTypeParser('text/plain')
   // Standalone, server.ts owns the root 404; mounted, the host owns its own.
   if (app.prefix !== '') app.setNotFoundHandler(replyNotFound)
+  // After the error handler, before any route: every route of the service gets the Origin check and CORS.
+  await app.register(origins)
+  // Only an explicit option serves the page (server.ts passes CHAT_PAGE): a host's env does not.
+  if (options.chatPage !== undefined && app.chatSettings.chatPage === true) await app.register(chatPage)
 
   // Only the service's own (empty) options go down: the host's prefix is already applied.
   await app.register(autoload, { dir: join(import.meta.dirname, 'routes'), options: {} })

@@ -17,8 +17,8 @@ const REQUEST_GRACE_MS = 2_000
  */
 const FORCE_EXIT_MARGIN_MS = 15_000
 
-const { port = 8080, host = '0.0.0.0', logLevel = 'info', shutdownTimeoutMs = 10_000 } = rawSettings({}, process.env) as {
-  port?: number, host?: string, logLevel?: string, shutdownTimeoutMs?: number
+const { port = 8080, host = '0.0.0.0', logLevel = 'info', shutdownTimeoutMs = 10_000, chatPage = true } = rawSettings({}, process.env) as {
+  port?: number, host?: string, logLevel?: string, shutdownTimeoutMs?: number, chatPage?: boolean | string
 }
 
 const app = Fastify({
@@ -34,7 +34,8 @@ function redactToken (url: string): string {
   return url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]')
 }
 
-app.register(chat)
+// Standalone, the chat page is on unless CHAT_PAGE=false (validated with the other settings).
+app.register(chat, { chatPage: chatPage as boolean })
 app.setNotFoundHandler(replyNotFound)
 
 const forceExitDelayMs = Number(shutdownTimeoutMs) + FORCE_EXIT_MARGIN_MS

@@ -4,6 +4,7 @@ import createError from '@fastify/error'
 
 export const Unauthorized = createError<[string]>('CHAT_UNAUTHORIZED', 'Invalid or missing token: %s', 401)
 export const Forbidden = createError<[string]>('CHAT_FORBIDDEN', 'No access to channel %s', 403)
+export const OriginNotAllowed = createError<[string]>('CHAT_ORIGIN_NOT_ALLOWED', 'Origin %s is not allowed', 403)
 export const InvalidMessage = createError<[string]>('CHAT_INVALID_MESSAGE', 'Invalid message: %s', 400)
 export const InvalidHistoryQuery = createError<[string]>('CHAT_INVALID_HISTORY_QUERY', 'Invalid history query: %s', 400)
 export const InvalidCountsRequest = createError<[string]>('CHAT_INVALID_COUNTS_REQUEST', 'Invalid counts request: %s', 400)

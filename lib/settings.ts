@@ -31,6 +31,8 @@ export const SettingsSchema = Type.Object({
   deadLetterFile: Type.String({ minLength: 1, default: 'dead-letter/messages.jsonl', description: 'Where messages go that could not be stored; replayed at start' }),
   ackAfterStore: Type.Boolean({ default: false, description: 'Answer a send (REST reply, WebSocket ack) only once the message is stored in MongoDB' }),
   readyQueueThreshold: Type.Integer({ minimum: 1, default: 10_000, description: 'GET /ready fails while more messages than this wait to be stored' }),
+  allowedOrigins: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the service: comma-separated exact origins, or *; unset allows the same origin only' })),
+  chatPage: Type.Optional(Type.Boolean({ description: 'Serve the chat page at GET /: standalone unless CHAT_PAGE=false; mounted only when the option is true' })),
   logLevel: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')

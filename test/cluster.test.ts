@@ -1,34 +1,14 @@
 // Three instances as separate processes sharing one MongoDB and one Redis.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'
-import { join } from 'node:path'
-import {
-  bearer, Client, eventually, get, mongoProxy, post, sleep, startMongo, startRedis, startServerProcess, type ServerProcess
-} from './helper.js'
+import { bearer, Client, eventually, get, post, sleep, startCluster, wsUrlOf as wsUrl, type ServerProcess } from './helper.js'
 
 const COUNTS_TTL_MS = 1_500
 const member = (id: string) => bearer({ id, groups: ['team', 'other'] })
-const wsUrl = (server: ServerProcess, channel = 'team') => `${server.base.replace('http', 'ws')}/ws?channel=${channel}`
-
-/** Three instances on one MongoDB and one Redis; `mongoUriOf` may put an instance behind a proxy. */
-async function cluster (t: Test, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri) {
-  const mongo = await startMongo(t)
-  const redis = await startRedis(t)
-  const directory = t.testdir()
-  const servers = await Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
-    MONGO_URI: await mongoUriOf(mongo.uri, i),
-    MONGO_DB: mongo.db,
-    REDIS_URL: redis.url,
-    COUNTS_TTL_MS: String(COUNTS_TTL_MS),
-    DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`)
-  })))
-  return { mongo, redis, servers }
-}
-
 
 t.test('every client on every instance gets every message of its channel exactly once, in each publisher\'s order', async (t) => {
-  const { servers, mongo } = await cluster(t)
+  const { servers, mongo } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const clients = await Promise.all(servers.flatMap((server, i) => [
     Client.open(wsUrl(server), { headers: member(`u${i}a`) }),
     Client.open(wsUrl(server), { headers: member(`u${i}b`) })
@@ -65,7 +45,7 @@ t.test('every client on every instance gets every message of its channel exactly
 })
 
 t.test('counts are cluster-wide; a killed instance leaves them within the TTL, a stopped one at once', async (t) => {
-  const { servers } = await cluster(t)
+  const { servers } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const counts = (server: ServerProcess) => get(`${server.base}/api/messages/counts?channels=team,other,none`)
   const open = (server: ServerProcess, count: number) => Promise.all(Array.from({ length: count }, (_, i) => Client.open(wsUrl(server), { headers: member(`c${i}`) })))
   await open(servers[0]!, 1)
@@ -89,7 +69,7 @@ t.test('counts are cluster-wide; a killed instance leaves them within the TTL, a
 })
 
 t.test('Redis down: local delivery and storage go on; Redis back: fan-out resumes by itself', async (t) => {
-  const { servers, redis, mongo } = await cluster(t)
+  const { servers, redis, mongo } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const [a, b] = [servers[0]!, servers[1]!]
   const onA = await Client.open(wsUrl(a), { headers: member('a') })
   const onB = await Client.open(wsUrl(b), { headers: member('b') })
@@ -116,7 +96,7 @@ t.test('Redis down: local delivery and storage go on; Redis back: fan-out resume
 })
 
 t.test('an instance subscribes only to the channels its local clients are on', async (t) => {
-  const { servers, redis } = await cluster(t)
+  const { servers, redis } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const inspector = new Redis(redis.url)
   t.teardown(() => inspector.disconnect())
   const subscribed = async () => (await inspector.pubsub('CHANNELS', 'chat:*') as string[]).sort()
@@ -127,55 +107,4 @@ t.test('an instance subscribes only to the channels its local clients are on', a
   t.equal(await eventually(teamSubscribers, (count) => count === 2), 2, 'two instances hold team')
   await Promise.all(clients.map((client) => client.close()))
   t.same(await eventually(subscribed, (channels) => channels.length === 0), [], 'unsubscribed after the last local client left')
-})
-
-t.test('since= on any instance: every message sent after it, whichever instance took it, once, in the one order all instances agree on', async (t) => {
-  const { servers } = await cluster(t)
-  const watcher = await Client.open(wsUrl(servers[2]!), { headers: member('watcher') })
-  const leaving = await Client.open(wsUrl(servers[0]!), { headers: member('leaving') })
-  const last = (await post(`${servers[0]!.base}/api/messages/team`, { content: 'last seen' }, member('p'))).body
-  t.equal((await leaving.receive(1))[0].id, last.id)
-  await leaving.close()
-
-  // 45 messages, 15 per instance, sent concurrently so that the instances interleave.
-  const posted = await Promise.all(Array.from({ length: 45 }, (_, i) =>
-    post(`${servers[i % 3]!.base}/api/messages/team`, { content: `m${i}` }, member(`p${i % 3}`))))
-  t.ok(posted.every((answer) => answer.status === 201))
-
-  const back = await Client.open(`${wsUrl(servers[1]!)}&since=${last.id}`, { headers: member('leaving') })
-  const caughtUp = await back.receive(45, 15_000)
-  t.equal(new Set(caughtUp.map((frame) => frame.id)).size, 45, 'all 45, none twice')
-  t.same(caughtUp.map((frame) => frame.id).sort(), posted.map((answer) => answer.body.id).sort())
-  t.ok(caughtUp.every((frame, i) => frame.seq === (i === 0 ? last.seq : caughtUp[i - 1].seq) + 1), 'in seq order, contiguous after the last one seen')
-
-  const live = (await watcher.receive(46)).slice(1)
-  t.same(live.map((frame) => frame.id), caughtUp.map((frame) => frame.id), 'a client that stayed connected saw the same order live')
-  for (const server of servers) {
-    const page = await get(`${server.base}/api/messages/team?after=${last.id}&limit=200`, member('reader'))
-    t.same(page.body.map((message: any) => message.id), caughtUp.map((frame) => frame.id), `history after= on ${server.base} agrees`)
-  }
-  await sleep(300)
-  t.equal(back.frames.length, 45, 'nothing more arrives')
-  await Promise.all([watcher.close(), back.close()])
-})
-
-t.test('since= on another instance waits for a message still queued on the instance that accepted it', async (t) => {
-  let slowLink: Awaited<ReturnType<typeof mongoProxy>> | undefined
-  const { servers } = await cluster(t, async (uri, instance) => {
-    if (instance !== 0) return uri
-    slowLink = await mongoProxy(t, uri)
-    return slowLink.uri
-  })
-  const [slow, other] = [servers[0]!, servers[1]!]
-  const seen = (await post(`${other.base}/api/messages/team`, { content: 'seen' }, member('p'))).body
-  // The instance that accepts the next message cannot store it for a while.
-  slowLink!.stall()
-  const queued = (await post(`${slow.base}/api/messages/team`, { content: 'queued elsewhere' }, member('p'))).body
-  const back = await Client.open(`${wsUrl(other)}&since=${seen.id}`, { headers: member('back') })
-  await sleep(500)
-  t.same(back.frames, [], 'the catch-up waits rather than skipping a message it knows exists')
-  slowLink!.unstall()
-  const [caughtUp] = await back.receive(1, 10_000)
-  t.same([caughtUp.id, caughtUp.seq], [queued.id, seen.seq + 1])
-  await back.close()
 })

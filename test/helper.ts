@@ -351,3 +351,26 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
   t.teardown(stop)
   return { url: `redis://127.0.0.1:${port}`, stop, start }
 }
+
+/**
+ * Three instances (server.ts processes) sharing one MongoDB and one redis-server; `mongoUriOf`
+ * may put an instance behind a proxy.
+ */
+export async function startCluster (t: Test & { testdir (): string }, env: NodeJS.ProcessEnv = {}, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri) {
+  const mongo = await startMongo(t)
+  const redis = await startRedis(t)
+  const directory = t.testdir()
+  const servers = await Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
+    MONGO_URI: await mongoUriOf(mongo.uri, i),
+    MONGO_DB: mongo.db,
+    REDIS_URL: redis.url,
+    DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`),
+    ...env
+  })))
+  return { mongo, redis, servers }
+}
+
+/** The WebSocket URL of a server process for a channel. */
+export function wsUrlOf (server: ServerProcess, channel = 'team'): string {
+  return `${server.base.replace('http', 'ws')}/ws?channel=${channel}`
+}
