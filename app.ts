@@ -10,6 +10,7 @@ import type { Authorize } from './lib/access.js'
 import type { Settings } from './lib/settings.js'
 import { MESSAGE_BODY_LIMIT } from './lib/schemas.js'
 import settings from './plugins/settings.js'
+import deadLetter from './plugins/dead-letter.js'
 import mongo from './plugins/mongo.js'
 import auth from './plugins/auth.js'
 import hub from './plugins/hub.js'
@@ -28,6 +29,8 @@ export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
 
 export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
   await app.register(settings, options)
+  // Before MongoDB: an unusable dead-letter location stops the start before jongodb is spawned.
+  await app.register(deadLetter)
   // Before @fastify/websocket, so that on close the hub's 1001 reaches clients first.
   await app.register(hub)
   if (!app.hasDecorator('httpErrors')) await app.register(sensible)

@@ -14,6 +14,8 @@ export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %
 export const UnknownSince = createError<[string, string]>('CHAT_UNKNOWN_SINCE', 'since: no message %s in channel %s; live messages follow without a catch-up', 400)
 export const CatchUpGap = createError<[number, number]>('CHAT_CATCH_UP_GAP', 'messages with seq %s to %s exist but could not be read yet (still being stored, or lost with an instance that crashed); fetch them later with GET /api/messages/<channel>?after=', 503)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
+/** Closing failed to store or save some accepted messages (never an HTTP answer). */
+export const MessagesNotSaved = createError<[number]>('CHAT_MESSAGES_NOT_SAVED', '%s accepted messages could be neither stored nor saved to the dead-letter file', 500)
 
 /** The JSON body of an error, as sent over HTTP and inside WebSocket error frames. */
 export interface ErrorBody {

@@ -2,7 +2,8 @@
 export interface Subscriber {
   /** `seq` is the message's place in its channel, in which order messages arrive. */
   deliver (seq: number, frame: Buffer): void
-  close (code: number, reason: string): void
+  /** Closes with the code, cutting off a client that has not finished closing within graceMs (ws's own 30 s without it). */
+  close (code: number, reason: string, graceMs?: number): Promise<void>
 }
 
 export interface HubEvents {

@@ -31,13 +31,13 @@ export class SocketSubscriber implements Subscriber {
 
   deliver (seq: number, frame: Buffer): void {
     if (this.#held !== undefined) {
-      if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#socket.terminate()
+      if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#drop()
       return
     }
     const socket = this.#socket
     if (socket.readyState !== socket.OPEN) return
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.terminate()
+      this.#drop()
       return
     }
     if (this.#tcp === undefined) socket.send(frame.subarray(frameHeaderLength(frame)), { binary: false })
@@ -54,7 +54,7 @@ export class SocketSubscriber implements Subscriber {
       if (socket.readyState !== socket.OPEN) return false
       socket.send(JSON.stringify(message))
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES && !await this.#drained()) {
-        socket.terminate()
+        this.#drop()
         return false
       }
     }
@@ -89,8 +89,35 @@ export class SocketSubscriber implements Subscriber {
     })
   }
 
-  close (code: number, reason: string): void {
-    this.#socket.close(code, reason)
+  /**
+   * Starts the closing handshake and cuts the connection of a client that has not finished it
+   * within `graceMs` (one that does not read, say); without it, ws gives up after 30 s.
+   * Resolves once the socket is closed.
+   */
+  close (code: number, reason: string, graceMs?: number): Promise<void> {
+    const socket = this.#socket
+    if (socket.readyState === socket.CLOSED) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = graceMs === undefined ? undefined : setTimeout(() => this.#drop(), graceMs)
+      socket.once('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      socket.close(code, reason)
+    })
+  }
+
+  /**
+   * Cuts the connection at once. Not ws's terminate(): it destroys the TCP socket without an
+   * error, and Node then builds a new ERR_STREAM_DESTROYED, stack trace and all, for each write
+   * still buffered. A client dropped at the buffer limit has thousands of them; ten such
+   * clients dropped by one broadcast stalled every other client for a quarter of a second.
+   * Given an error, the buffered writes all share it.
+   */
+  #drop (): void {
+    const tcp = this.#tcp
+    if (tcp === undefined) this.#socket.terminate()
+    else if (!tcp.destroyed) tcp.destroy(new Error('WebSocket client dropped: it does not read what it is sent'))
   }
 }
 

@@ -1,8 +1,12 @@
 // Decorates `chatHub`: which local WebSockets listen to which channel. On close every
-// socket is closed with 1001 (going away) before the server stops.
+// socket is closed with 1001 (going away), and a client that has not finished the closing
+// handshake within a second is cut off: the server's close waits for every connection, and
+// the steps that save unwritten messages come after it.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Hub } from '../lib/hub.js'
+
+const CLOSE_HANDSHAKE_GRACE_MS = 1_000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,7 +18,8 @@ async function hub (app: FastifyInstance): Promise<void> {
   const channels = new Hub()
   app.decorate('chatHub', channels)
   app.addHook('preClose', async () => {
-    for (const subscriber of channels.subscribers()) subscriber.close(1001, 'server shutting down')
+    const closing = [...channels.subscribers()].map((subscriber) => subscriber.close(1001, 'server shutting down', CLOSE_HANDSHAKE_GRACE_MS))
+    await Promise.all(closing)
   })
 }
 

@@ -1,11 +1,13 @@
 // Decorates `chatWriter`: the background writer that stores every accepted message. Batches
 // whose retries ran out, and whatever is unwritten at shutdown, go to the dead-letter file,
-// which is replayed at start and, retrying until MongoDB is back, after each hand-off.
+// which is replayed at start and, retrying until MongoDB is back, after each hand-off. While
+// the file cannot be written, batches stay queued; at shutdown that loses them, and closing
+// fails with CHAT_MESSAGES_NOT_SAVED after a log line that counts them.
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
-import { DeadLetterFile } from '../lib/dead-letter.js'
+import { MessagesNotSaved } from '../lib/errors.js'
 import { MessageWriter } from '../lib/message-writer.js'
 
 declare module 'fastify' {
@@ -17,7 +19,7 @@ declare module 'fastify' {
 async function persistence (app: FastifyInstance): Promise<void> {
   const settings = app.chatSettings
   const store = app.chatStore
-  const deadLetter = new DeadLetterFile(settings.deadLetterFile)
+  const deadLetter = app.chatDeadLetter
   const stop = new AbortController()
   let replaying: Promise<void> | undefined
   let replayWanted = false
@@ -53,7 +55,10 @@ async function persistence (app: FastifyInstance): Promise<void> {
     retryMaxDelayMs: settings.writeRetryMaxDelayMs,
     log: app.log,
     onRetriesExhausted: async (batch) => {
-      await deadLetter.append(batch)
+      await deadLetter.append(batch).catch((error: unknown) => {
+        app.log.error({ err: error, count: batch.length, queued: writer.depth, file: deadLetter.path }, 'the dead-letter file is not writable: these messages stay queued and are tried again')
+        throw error
+      })
       // Replays (retrying until MongoDB is back) even if no new message comes to trigger it.
       replayDeadLetters()
       app.log.error({ count: batch.length, file: deadLetter.path }, 'messages written to the dead-letter file; they are replayed when MongoDB accepts writes again')
@@ -64,13 +69,19 @@ async function persistence (app: FastifyInstance): Promise<void> {
   app.addHook('onReady', async () => replayDeadLetters())
   app.addHook('onClose', async () => {
     const unwritten = await writer.close(settings.shutdownTimeoutMs)
-    await deadLetter.append(unwritten)
-    stop.abort()
-    await Promise.race([replaying, sleep(1_000, undefined, { ref: false })])
+    try {
+      await deadLetter.append(unwritten)
+    } catch (error) {
+      app.log.fatal({ err: error, count: unwritten.length, file: deadLetter.path }, 'accepted messages LOST: not stored by the shutdown deadline and the dead-letter file is not writable')
+      throw new MessagesNotSaved(unwritten.length)
+    } finally {
+      stop.abort()
+      await Promise.race([replaying, sleep(1_000, undefined, { ref: false })])
+    }
     if (unwritten.length > 0) {
       app.log.warn({ count: unwritten.length, file: deadLetter.path }, 'shutdown deadline passed: unwritten messages saved to the dead-letter file')
     }
   })
 }
 
-export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-mongo'] })
+export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-mongo', 'chat-dead-letter'] })

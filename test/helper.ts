@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { createInterface } from 'node:readline'
 import { createServer, connect, type Server, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -257,6 +258,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 export interface ServerProcess {
   base: string
+  pid: number
   logs: any[]
   exited: Promise<number | null>
   signal (name: NodeJS.Signals): void
@@ -264,22 +266,62 @@ export interface ServerProcess {
 
 /** Runs server.ts as its own process (as `npm start` does) and resolves once it listens. */
 export async function startServerProcess (t: Test, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const server = spawnServerProcess(t, env)
+  const base = await new Promise<string>((resolve, reject) => {
+    server.exited.then((code) => reject(new Error(`server exited with ${code} before listening`)))
+    server.onLog((entry) => {
+      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
+      if (address) resolve(address[1]!)
+    })
+  })
+  return { ...server, base }
+}
+
+/** Runs server.ts as its own process, whether or not it manages to start, and collects its log. */
+export function spawnServerProcess (t: Test, env: NodeJS.ProcessEnv): Omit<ServerProcess, 'base'> & { onLog (listener: (entry: any) => void): void } {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env }
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name]
   const child = spawn(process.execPath, [...process.execArgv, 'server.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   t.teardown(() => { child.kill('SIGKILL') })
   const logs: any[] = []
-  const base = await new Promise<string>((resolve, reject) => {
-    exited.then((code) => reject(new Error(`server exited with ${code} before listening`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line)
-      logs.push(entry)
-      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
-      if (address) resolve(address[1]!)
+  const listeners: Array<(entry: any) => void> = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const entry = JSON.parse(line)
+    logs.push(entry)
+    for (const listener of listeners) listener(entry)
+  })
+  return { pid: child.pid!, logs, exited, signal: (name) => child.kill(name), onLog: (listener) => listeners.push(listener) }
+}
+
+/** Whether a process with this pid is running (a zombie, dead but not yet reaped, is not). */
+export function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+}
+
+/**
+ * A WebSocket client over a raw TCP socket that upgrades and then reads nothing: it neither
+ * takes what it is sent nor answers the closing handshake.
+ */
+export function stuckClient (url: string, headers: Record<string, string>): Promise<Socket> {
+  const { port, pathname, search } = new URL(url)
+  const socket = connect(Number(port), '127.0.0.1')
+  socket.on('error', () => {})
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${lines}\r\n`)
+  return new Promise((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause()
+      if (chunk.toString('latin1').startsWith('HTTP/1.1 101')) resolve(socket)
+      else reject(new Error(`upgrade refused: ${chunk.toString('latin1').split('\r\n')[0]}`))
     })
   })
-  return { base, logs, exited, signal: (name) => child.kill(name) }
 }
 
 /**
