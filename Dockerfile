@@ -18,6 +18,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The chat page's static files (GET /); its client module is built into dist/client.
+COPY --from=build /app/public ./public
 # DEAD_LETTER_FILE defaults to dead-letter/messages.jsonl under the working directory: the
 # non-root user must be able to create it there. Mount a volume here to keep it across containers.
 RUN mkdir -p /app/dead-letter && chown node:node /app/dead-letter

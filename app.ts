@@ -12,12 +12,16 @@ import type { Settings } from './lib/settings.js'
 import { ErrorResponse, MESSAGE_BODY_LIMIT } from './lib/schemas.js'
 import settings from './plugins/settings.js'
 import metrics from './plugins/metrics.js'
+import deadLetter from './plugins/dead-letter.js'
 import mongo from './plugins/mongo.js'
 import auth from './plugins/auth.js'
 import hub from './plugins/hub.js'
+import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
+import origins from './plugins/origins.js'
+import chatPage from './plugins/chat-page.js'
 import docs from './plugins/docs.js'
 import { replyNotFound, replyWithError } from './plugins/error-replies.js'
 
@@ -31,6 +35,8 @@ export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
 export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
   await app.register(settings, options)
   await app.register(metrics, options)
+  // Before MongoDB: an unusable dead-letter location stops the start before jongodb is spawned.
+  await app.register(deadLetter)
   // Before @fastify/websocket, so that on close the hub's 1001 reaches clients first.
   await app.register(hub)
   if (!app.hasDecorator('httpErrors')) await app.register(sensible)
@@ -39,6 +45,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   }
   await app.register(mongo)
   await app.register(auth, options)
+  await app.register(tokenExpiry)
   await app.register(persistence)
   await app.register(fanout)
   await app.register(messages)
@@ -51,6 +58,10 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   app.removeContentTypeParser('text/plain')
   // Standalone, server.ts owns the root 404; mounted, the host owns its own.
   if (app.prefix !== '') app.setNotFoundHandler(replyNotFound)
+  // After the error handler, before any route: every route of the service gets the Origin check and CORS.
+  await app.register(origins)
+  // Only an explicit option serves the page (server.ts passes CHAT_PAGE): a host's env does not.
+  if (options.chatPage !== undefined && app.chatSettings.chatPage === true) await app.register(chatPage)
 
   await app.register(docs)
   // Only the service's own (empty) options go down: the host's prefix is already applied.

@@ -24,6 +24,10 @@ export interface GeneratorConfig {
   jwtSecret?: string
   /** Connect, report, and hold the connections idle until stdin closes. */
   idle?: boolean
+  /** Service only: every frame carries a clientId (holding its send time), so the service acks it. */
+  clientIds?: boolean
+  /** Closed loop driven by acks instead of the publisher's own echo, as a client that resends until acked would be. */
+  windowOnAck?: boolean
 }
 
 export interface GeneratorResult {
@@ -34,6 +38,9 @@ export interface GeneratorResult {
   lost: number
   refused: number
   latencyMs: { p50: number, p99: number, max: number }
+  /** From send to the service's ack (with clientIds). */
+  ackLatencyMs?: { p50: number, p99: number, max: number }
+  acks: number
   generatorCpuSeconds: number
   measuredSeconds: number
 }
@@ -45,10 +52,42 @@ const BUCKETS = 200_000
 
 const config = JSON.parse(process.argv[2]!) as GeneratorConfig
 const nowUs = (): number => Math.round(performance.now() * 1000)
-const sign = config.jwtSecret === undefined ? undefined : createSigner({ key: config.jwtSecret, algorithm: 'HS256' })
+// Tokens expire in an hour, as identity providers' do, so open sockets are on the expiry schedule.
+const sign = config.jwtSecret === undefined ? undefined : createSigner({ key: config.jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 })
 
-const histogram = new Uint32Array(BUCKETS)
-let maxLatencyUs = 0
+/** Latencies in BUCKET_US buckets, recorded without allocating. */
+class Histogram {
+  readonly #buckets = new Uint32Array(BUCKETS)
+  #maxUs = 0
+  #count = 0
+
+  record (latencyUs: number): void {
+    this.#buckets[Math.min(BUCKETS - 1, Math.floor(latencyUs / BUCKET_US))]!++
+    this.#count++
+    if (latencyUs > this.#maxUs) this.#maxUs = latencyUs
+  }
+
+  get count (): number {
+    return this.#count
+  }
+
+  summary (): { p50: number, p99: number, max: number } {
+    return { p50: this.#percentile(0.5), p99: this.#percentile(0.99), max: this.#maxUs / 1000 }
+  }
+
+  #percentile (fraction: number): number {
+    let seen = 0
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += this.#buckets[i]!
+      if (seen >= this.#count * fraction) return ((i + 1) * BUCKET_US) / 1000
+    }
+    return this.#maxUs / 1000
+  }
+}
+
+const deliveryLatency = new Histogram()
+const ackLatency = new Histogram()
+let acks = 0
 let measuring = false
 let publishing = true
 let delivered = 0
@@ -63,8 +102,14 @@ function content (publisher: number): string {
   return `@@${String(nowUs()).padStart(13, '0')}#${String(publisher).padStart(5, '0')}${padding}`
 }
 
-function encode (text: string): string {
-  if (config.kind === 'service') return `{"content":"${text}"}`
+let sent = 0
+/** The send time and publisher, readable back from the ack: "<13 digits µs>.<5 digits publisher>.<n>". */
+function clientId (publisher: number): string {
+  return `${String(nowUs()).padStart(13, '0')}.${String(publisher).padStart(5, '0')}.${sent++}`
+}
+
+function encode (text: string, publisher: number): string {
+  if (config.kind === 'service') return config.clientIds ? `{"content":"${text}","clientId":"${clientId(publisher)}"}` : `{"content":"${text}"}`
   if (config.kind === 'socket.io') return `42["msg","${text}"]`
   return text
 }
@@ -89,7 +134,7 @@ function publish (client: Client): void {
   if (!publishing || client.socket.closed) return
   published++
   expected += members[client.channel]!
-  client.socket.sendText(encode(content(client.publisher)))
+  client.socket.sendText(encode(content(client.publisher), client.publisher))
 }
 
 /**
@@ -110,12 +155,15 @@ function onText (client: Client, data: Buffer, start: number, end: number): void
   const at = payload[0] === MARK_0 && payload[1] === MARK_0 ? 0 : payload.indexOf(MARK)
   if (at === -1) return onControl(client, payload)
   delivered++
-  if (measuring) {
-    const latency = nowUs() - digits(payload, at + 2, 13)
-    histogram[Math.min(BUCKETS - 1, Math.floor(latency / BUCKET_US))]!++
-    if (latency > maxLatencyUs) maxLatencyUs = latency
-  }
-  if (config.window !== undefined && client.publisher >= 0 && digits(payload, at + 16, 5) === client.publisher) publish(client)
+  if (measuring) deliveryLatency.record(nowUs() - digits(payload, at + 2, 13))
+  if (config.window !== undefined && !config.windowOnAck && client.publisher >= 0 && digits(payload, at + 16, 5) === client.publisher) publish(client)
+}
+
+const ACK = Buffer.from('{"ack":{"clientId":"')
+function onAck (client: Client, payload: Buffer): void {
+  acks++
+  if (measuring) ackLatency.record(nowUs() - digits(payload, ACK.length, 13))
+  if (config.windowOnAck && config.window !== undefined) publish(client)
 }
 
 let markSocketIoReady: Array<() => void> = []
@@ -127,21 +175,12 @@ function onControl (client: Client, payload: Buffer): void {
     else if (payload.length === 1 && type[0] === '2') client.socket.sendText('3')
     return
   }
+  if (payload.subarray(0, ACK.length).equals(ACK)) return onAck(client, payload)
   if (payload.includes('"error"')) {
     refused++
     expected -= members[client.channel]!
     if (config.window !== undefined && client.publisher >= 0) setTimeout(() => publish(client), 1)
   }
-}
-
-function percentile (fraction: number): number {
-  const total = histogram.reduce((sum, count) => sum + count, 0)
-  let seen = 0
-  for (let i = 0; i < BUCKETS; i++) {
-    seen += histogram[i]!
-    if (seen >= total * fraction) return ((i + 1) * BUCKET_US) / 1000
-  }
-  return maxLatencyUs / 1000
 }
 
 async function connectAll (): Promise<void> {
@@ -208,7 +247,9 @@ async function run (): Promise<GeneratorResult> {
     expected,
     lost: expected - delivered,
     refused,
-    latencyMs: { p50: percentile(0.5), p99: percentile(0.99), max: maxLatencyUs / 1000 },
+    latencyMs: deliveryLatency.summary(),
+    ackLatencyMs: ackLatency.count > 0 ? ackLatency.summary() : undefined,
+    acks,
     generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
     measuredSeconds
   }

@@ -5,7 +5,7 @@ import { MongoClient, type Collection } from 'mongodb'
 import { startEmbeddedMongo } from '../lib/embedded-mongo.js'
 import { MessageStore } from '../lib/message-store.js'
 import { MessageWriter } from '../lib/message-writer.js'
-import { createMessage, toDocument, type MessageDocument } from '../lib/message.js'
+import { createDraft, toDocument, withSeq, type MessageDocument } from '../lib/message.js'
 
 const count = Number(process.argv[2] ?? 3000)
 const silent = { warn () {}, error () {} }
@@ -33,7 +33,7 @@ async function batched (collection: Collection<MessageDocument>, documents: Mess
 
 async function measure (name: string, collection: Collection<MessageDocument>, run: (documents: MessageDocument[]) => Promise<void>) {
   await collection.deleteMany({})
-  const documents = Array.from({ length: count }, (_, i) => toDocument(createMessage(`channel-${i % 100}`, `user-${i % 1000}`, `message ${i}`)))
+  const documents = Array.from({ length: count }, (_, i) => toDocument(withSeq(createDraft(`channel-${i % 100}`, `user-${i % 1000}`, `message ${i}`), i + 1)))
   const started = process.hrtime.bigint()
   await run(documents)
   const seconds = Number(process.hrtime.bigint() - started) / 1e9

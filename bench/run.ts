@@ -1,6 +1,6 @@
 // npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
-//                  [--only closed,open,persistence,idle,cluster,metrics] [--scrape-every 5]
+//                  [--only closed,open,persistence,idle,cluster,metrics,features] [--scrape-every 5] [--variants plain,client-ids,...]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
 import { spawn, spawnSync } from 'node:child_process'
@@ -11,12 +11,14 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
-import { jongodbBinary } from '../lib/embedded-mongo.js'
+import { benchMongoUri, janitor as collectionJanitor } from './database.js'
+import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
 
 const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
+const IDLE_WARMUP_CONNECTIONS = 100
 const SERVER_CORE = 0
 const LOAD_CORE = 1
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
@@ -33,7 +35,8 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
-    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics' },
+    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics,features' },
+    variants: { type: 'string', default: 'plain,client-ids,ack-after-store' },
     rate: { type: 'string' },
     'scrape-every': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false }
@@ -49,40 +52,27 @@ const durationMs = (quick ? 2 : Number(flags.duration)) * 1000
 const persistMs = (quick ? 10 : Number(flags['persist-seconds'])) * 1000
 const idleConnections = quick ? 2000 : Number(flags.idle)
 const servers = flags.servers.split(',') as ServerKind[]
+
+/** Configurations of the service compared in one run (the `features` part): each adds a feature to the plain service. */
+interface Variant { env?: NodeJS.ProcessEnv, clientIds?: boolean }
+const VARIANTS: Record<string, Variant> = {
+  plain: {},
+  // Every frame has a clientId and the closed loop waits for acks, as a client that resends until acked does.
+  'client-ids': { clientIds: true },
+  'ack-after-store': { env: { ACK_AFTER_STORE: 'true' }, clientIds: true }
+}
+const variants = flags.variants.split(',').map((name) => {
+  const variant = VARIANTS[name]
+  if (variant === undefined) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`)
+  return { name, ...variant }
+})
 const parts = new Set(flags.only.split(','))
 
 // ---- MongoDB: an external jongodb on the load core, emptied from here, never by the service ----
-const mongoUri = process.env.BENCH_MONGO_URI ?? (await startJongodbOnLoadCore())
+const mongoUri = await benchMongoUri(LOAD_CORE)
 const mongo = new MongoClient(mongoUri)
 const collection = mongo.db(DB).collection('messages')
-
-async function startJongodbOnLoadCore (): Promise<string> {
-  const started = await startProcess(pinned(Number(process.env.BENCH_MONGO_CORE ?? LOAD_CORE), jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
-  process.on('exit', () => started.child.kill('SIGKILL'))
-  return `mongodb://127.0.0.1:${started.port}/?directConnection=true`
-}
-
-/**
- * jongodb's insert cost grows with a collection's live documents, so the bench keeps the
- * collection small by deleting what the service stored, counting it as stored.
- */
-function janitor (): { stop (): Promise<number> } {
-  let removed = 0
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      removed += (await collection.deleteMany({})).deletedCount
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
-  })()
-  return {
-    async stop () {
-      running = false
-      await loop
-      return removed + (await collection.deleteMany({})).deletedCount
-    }
-  }
-}
+const janitor = () => collectionJanitor(collection)
 
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   if (kind === 'service') {
@@ -125,15 +115,16 @@ async function queueDepth (server: Started): Promise<number> {
   return response.queueDepth
 }
 
-async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs): Promise<RunResult> {
-  const server = await startServer(kind)
+async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}): Promise<RunResult> {
+  const server = await startServer(kind, variant.env)
   const sweep = kind === 'service' ? janitor() : undefined
   let peakQueueDepth = 0
   const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
     const { result, cpu, rss } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
-      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? JWT_SECRET : undefined,
+      clientIds: variant.clientIds, windowOnAck: variant.clientIds
     })
     let stored: number | undefined
     if (kind === 'service') {
@@ -217,6 +208,9 @@ async function idleSockets (kind: ServerKind, server: Started, count: number): P
 async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }> {
   const server = await startServer(kind)
   try {
+    // A few connections first, so that one-off costs of the first ones (crypto worker threads
+    // and their allocator arenas, lazily compiled code) are in the baseline, not spread over all.
+    const warmup = await idleSockets(kind, server, IDLE_WARMUP_CONNECTIONS)
     await new Promise((resolve) => setTimeout(resolve, 500))
     const baseline = rssBytes(pidOf(server))
     const sockets = await idleSockets(kind, server, idleConnections)
@@ -224,6 +218,7 @@ async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connect
     await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS))
     const loaded = rssBytes(pidOf(server))
     await sockets.close()
+    await warmup.close()
     return { server: kind, connections: idleConnections, baselineBytes: baseline, bytesPerConnection: Math.round((loaded - baseline) / idleConnections) }
   } finally {
     await server.stop()
@@ -262,11 +257,6 @@ function groupBy<T> (items: T[], key: (item: T) => string): T[][] {
   return [...groups.values()]
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
-}
-
 function summarize (runs: RunResult[]) {
   return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
     scenario: group[0]!.scenario,
@@ -285,16 +275,6 @@ function summarize (runs: RunResult[]) {
     accepted: group.reduce((sum, run) => sum + run.published - run.refused, 0),
     generatorSaturated: group.some((run) => run.generatorSaturated)
   }))
-}
-
-function table (title: string, rows: Array<Record<string, unknown>>): void {
-  console.log(`\n${title}`)
-  if (rows.length === 0) return
-  const columns = Object.keys(rows[0]!)
-  const cell = (value: unknown) => typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : String(value ?? '')
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row[column]).length)))
-  console.log(columns.map((column, i) => column.padEnd(widths[i]!)).join('  '))
-  for (const row of rows) console.log(columns.map((column, i) => cell(row[column]).padEnd(widths[i]!)).join('  '))
 }
 
 // ---- the run ----
@@ -404,6 +384,41 @@ async function clusterRuns () {
   }))
 }
 
+// The cost of each feature: the plain service against itself with the feature on, interleaved.
+const features: Array<RunResult & { variant: string, load: string }> = []
+if (parts.has('features')) {
+  const scenario = scenarios[0]!
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      features.push({ ...await runOnce('service', scenario, { window: Number(flags.window) }, durationMs, variant), variant: variant.name, load: `closed, window ${flags.window}` })
+    }
+  }
+  const plainMax = median(features.filter((run) => run.variant === variants[0]!.name).map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
+  const rate = flags.rate !== undefined ? Number(flags.rate) : Math.round(plainMax / 2)
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      features.push({ ...await runOnce('service', scenario, { rate }, durationMs, variant), variant: variant.name, load: `open, ${rate}/s` })
+    }
+  }
+}
+const featureSummary = groupBy(features, (run) => `${run.load} ${run.variant}`).map((group) => {
+  const { load, variant } = group[0]!
+  const baseline = features.filter((run) => run.load === load && run.variant === variants[0]!.name)
+  const delivered = median(group.map((run) => run.deliveredPerSecond))
+  return {
+    load,
+    variant,
+    deliveredPerSecond: delivered,
+    vsFirst: delivered / median(baseline.map((run) => run.deliveredPerSecond)),
+    deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
+    p50Ms: median(group.map((run) => run.latencyMs.p50)),
+    p99Ms: median(group.map((run) => run.latencyMs.p99)),
+    ackP50Ms: median(group.map((run) => run.ackLatencyMs?.p50 ?? NaN)),
+    ackP99Ms: median(group.map((run) => run.ackLatencyMs?.p99 ?? NaN)),
+    lost: group.reduce((sum, run) => sum + run.lost, 0)
+  }
+})
+
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
@@ -414,6 +429,7 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
   serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
 }])
 table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
+table(`Feature costs (${scenarios[0]!.name}, service variants interleaved; medians; vsFirst: delivered/s against ${variants[0]!.name})`, featureSummary)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
 const scraped = Number(flags['scrape-every']) > 0 ? `/metrics scraped every ${flags['scrape-every']} s` : '/metrics not scraped'
 table(`Metrics on against off (two services side by side on the server core, closed loop, ${scraped}; medians of each round's ratio)`, metricsCost)
@@ -421,7 +437,7 @@ table('Server CPU per request with idle sockets open (ms)', scrapes)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
 await mongo.close()
 process.exit(0)

@@ -2,6 +2,8 @@
 export interface Claims {
   id: string
   groups: string[]
+  /** Seconds since the epoch when the token expires; a token without it never does. */
+  exp?: number
 }
 
 /** Decides whether a user may read and write a channel. Replaceable by the `authorize` plugin option. */
@@ -20,10 +22,10 @@ export function historyScope (claims: Claims, channel: string, hasAccess: boolea
 /** Narrows a decoded JWT payload to Claims, or explains why it cannot. */
 export function readClaims (payload: unknown): Claims | string {
   if (typeof payload !== 'object' || payload === null) return 'payload is not an object'
-  const { id, groups } = payload as Record<string, unknown>
+  const { id, groups, exp } = payload as Record<string, unknown>
   if (typeof id !== 'string' || id.length === 0) return 'claim "id" must be a non-empty string'
   if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) {
     return 'claim "groups" must be an array of strings'
   }
-  return { id, groups }
+  return typeof exp === 'number' ? { id, groups, exp } : { id, groups }
 }

@@ -1,12 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 export interface EmbeddedMongo {
   uri: string
+  pid: number
   stop (): Promise<void>
 }
+
+const STOP_GRACE_MS = 2_000
 
 const packageName = '@jongodb/memory-server-bin-linux-x64-gnu'
 
@@ -23,11 +26,31 @@ export function jongodbBinary (): string {
 /**
  * Starts jongodb on a free port of 127.0.0.1 and resolves once it accepts connections.
  * It keeps data in memory only and has no change streams or capped collections.
+ *
+ * It never outlives this process: it is killed on exit, however the exit comes (process.exit
+ * from a close timer included), and, where util-linux's setpriv is installed, by the kernel
+ * when this process dies without exiting (SIGKILL, the OOM killer).
  */
 export async function startEmbeddedMongo (port = 0, startTimeoutMs = 30_000): Promise<EmbeddedMongo> {
-  const child = spawn(jongodbBinary(), ['--host=127.0.0.1', `--port=${port}`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [command, args] = killedWithParent(jongodbBinary(), ['--host=127.0.0.1', `--port=${port}`])
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const killOnExit = (): void => { child.kill('SIGKILL') }
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.removeListener('exit', killOnExit))
   const uri = await announcedUri(child, startTimeoutMs)
-  return { uri, stop: () => stopChild(child) }
+  return { uri, pid: child.pid!, stop: () => stopChild(child) }
+}
+
+let hasSetpriv: boolean | undefined
+
+/**
+ * The command run through `setpriv --pdeathsig KILL`, which makes the kernel kill it when its
+ * parent dies (setpriv sets the flag and execs the command, so the pid stays the same). The
+ * signal follows the thread that spawned the child: spawn from the main thread, not a worker.
+ */
+function killedWithParent (command: string, args: string[]): [string, string[]] {
+  hasSetpriv ??= spawnSync('setpriv', ['--version']).error === undefined
+  return hasSetpriv ? ['setpriv', ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args]
 }
 
 function announcedUri (child: ChildProcess, timeoutMs: number): Promise<string> {
@@ -40,13 +63,14 @@ function announcedUri (child: ChildProcess, timeoutMs: number): Promise<string> 
       reject(error)
     }
     const timer = setTimeout(() => fail(new Error(`jongodb did not start within ${timeoutMs} ms`)), timeoutMs)
+    const exitedEarly = (code: number | null): void => fail(new Error(`jongodb exited with code ${code} before it started`))
     child.once('error', fail)
-    child.once('exit', (code) => fail(new Error(`jongodb exited with code ${code} before it started`)))
+    child.once('exit', exitedEarly)
     lines.on('line', (line) => {
       const match = /^JONGODB_URI=mongodb:\/\/([^/]+)\//.exec(line)
       if (match === null) return
       clearTimeout(timer)
-      child.removeAllListeners('exit')
+      child.removeListener('exit', exitedEarly)
       child.removeListener('error', fail)
       // Keep reading so a chatty server never blocks on a full pipe.
       lines.removeAllListeners('line')
@@ -61,6 +85,6 @@ function stopChild (child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.once('exit', () => resolve())
     child.kill('SIGTERM')
-    setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
+    setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS).unref()
   })
 }

@@ -1,20 +1,53 @@
 import type { Hub } from './hub.js'
+import { withSeq, type ChatMessage, type Draft } from './message.js'
+import type { LocalSequencer, Position } from './sequencer.js'
+import { textFrame } from './ws-frame.js'
 
 export type FanoutStatus = 'single-instance' | 'up' | 'down'
 
-/** Delivery beyond this process, and the counts that go with it. */
+export interface Published {
+  message: ChatMessage
+  /** True when the draft turned out to resend a message the sender already sent (same clientId). */
+  duplicate: boolean
+}
+
+/** Ordering and delivery of a channel's messages across every instance, and the counts that go with it. */
 export interface Fanout {
-  /** Delivers a message (its JSON) that was already broadcast locally to the other instances. */
-  publish (channel: string, messageId: string, payload: Buffer): void
+  /**
+   * Gives the draft its place (seq) in the channel, hands the message to `accept` (which queues it
+   * for storage) and delivers it, in seq order, to the channel's clients on every instance. With
+   * Redis, a draft whose sender and clientId Redis saw recently resolves to that earlier message
+   * instead, and nothing is delivered.
+   */
+  publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published>
+  /** Resolves once messages of the channel published from now on reach this instance's clients. */
+  live (channel: string): Promise<void>
+  /**
+   * The channel's newest position. Call it after `live`: every message after it reaches this
+   * instance's clients live, and every message up to it is stored or queued somewhere.
+   */
+  frontier (channel: string): Promise<Position | undefined>
   /** Connected clients per channel, across every instance. */
   counts (channels: string[]): Promise<Record<string, number>>
   status (): FanoutStatus
 }
 
-/** One instance: nothing to publish, and the local hub knows every client. */
-export function singleInstance (hub: Hub): Fanout {
+/** Sends a message to this instance's clients of its channel: serialized and framed once, whatever their number. */
+export function deliverLocally (hub: Hub, message: ChatMessage): void {
+  hub.broadcast(message.channel, message.seq, textFrame(Buffer.from(JSON.stringify(message))))
+}
+
+/** One instance: the local sequencer orders each channel, and the local hub knows every client. */
+export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
   return {
-    publish () {},
+    publish (draft, accept) {
+      const message = withSeq(draft, sequencer.next(draft.channel).seq)
+      accept(message)
+      deliverLocally(hub, message)
+      return Promise.resolve({ message, duplicate: false })
+    },
+    live: () => Promise.resolve(),
+    frontier: (channel) => Promise.resolve(sequencer.current(channel)),
     counts: async (channels) => Object.fromEntries(channels.map((channel) => [channel, hub.count(channel)])),
     status: () => 'single-instance'
   }

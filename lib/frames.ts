@@ -1,12 +1,17 @@
 import { Compile } from 'typebox/compile'
 import { InvalidMessage, type ErrorBody } from './errors.js'
-import { SendMessageBody } from './schemas.js'
+import { CLIENT_ID_PATTERN, SendMessageBody } from './schemas.js'
 
 // Compiled once: every frame of every socket is checked against it.
 const sendMessageBody = Compile(SendMessageBody)
+const clientIdRegExp = new RegExp(CLIENT_ID_PATTERN)
+export const CLIENT_ID_RULE = 'clientId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -'
 
-/** Reads the content of a client's WebSocket frame, or throws InvalidMessage saying what is wrong. */
-export function readContentFrame (data: Buffer, isBinary: boolean): string {
+/** An error about a frame, with the frame's clientId when it had a valid one, so the client can match the refusal. */
+export type FrameError = Error & { clientId?: string }
+
+/** Reads a client's WebSocket frame, or throws InvalidMessage saying what is wrong. */
+export function readSendFrame (data: Buffer, isBinary: boolean): SendMessageBody {
   if (isBinary) throw new InvalidMessage('frames must be text, holding JSON like {"content":"..."}')
   let frame: unknown
   try {
@@ -16,12 +21,24 @@ export function readContentFrame (data: Buffer, isBinary: boolean): string {
   }
   if (!sendMessageBody.Check(frame)) {
     const [first] = sendMessageBody.Errors(frame)
-    throw new InvalidMessage(`content ${first?.message ?? 'is invalid'}`)
+    const problem = first?.instancePath === '/clientId' ? CLIENT_ID_RULE : `content ${first?.message ?? 'is invalid'}`
+    throw withClientId(new InvalidMessage(problem), frame)
   }
-  return frame.content
+  return frame
+}
+
+export function withClientId (error: FrameError, frame: unknown): FrameError {
+  const clientId = (frame as { clientId?: unknown } | null)?.clientId
+  if (typeof clientId === 'string' && clientIdRegExp.test(clientId)) error.clientId = clientId
+  return error
 }
 
 /** The frame that tells a WebSocket client its frame was refused: the HTTP error shape under "error". */
-export function errorFrame (error: ErrorBody): string {
-  return JSON.stringify({ error })
+export function errorFrame (error: ErrorBody, clientId?: string): string {
+  return JSON.stringify({ error: clientId === undefined ? error : { ...error, clientId } })
+}
+
+/** The frame that tells a WebSocket client which message its frame became. */
+export function ackFrame (clientId: string, id: string): string {
+  return JSON.stringify({ ack: { clientId, id } })
 }

@@ -1,7 +1,9 @@
 /** Anything that can receive a message as a ready WebSocket text frame: a local WebSocket, in practice. */
 export interface Subscriber {
-  deliver (messageId: string, frame: Buffer): void
-  close (code: number, reason: string): void
+  /** `seq` is the message's place in its channel, in which order messages arrive. */
+  deliver (seq: number, frame: Buffer): void
+  /** Closes with the code, cutting off a client that has not finished closing within graceMs (ws's own 30 s without it). */
+  close (code: number, reason: string, graceMs?: number): Promise<void>
 }
 
 export interface HubEvents {
@@ -51,10 +53,10 @@ export class Hub {
   }
 
   /** Delivers the frame to every local subscriber of the channel and returns how many there were. */
-  broadcast (channel: string, messageId: string, frame: Buffer): number {
+  broadcast (channel: string, seq: number, frame: Buffer): number {
     const subscribers = this.#channels.get(channel)
     if (subscribers === undefined) return 0
-    for (const subscriber of subscribers) subscriber.deliver(messageId, frame)
+    for (const subscriber of subscribers) subscriber.deliver(seq, frame)
     this.#delivered(subscribers.size)
     return subscribers.size
   }

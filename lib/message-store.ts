@@ -12,9 +12,15 @@ export interface Scope {
 export interface HistoryQuery {
   scope: Scope
   limit: number
-  /** Only messages older than this id (paging backwards). */
-  before?: string
+  /** Only messages before this seq (paging backwards). */
+  beforeSeq?: number
 }
+
+/**
+ * Documents of a batch that were not stored because the same sender's clientId was already
+ * stored under another id, each with the stored document that stands for it.
+ */
+export type Superseded = Map<string, MessageDocument>
 
 /** Message persistence on one MongoDB collection. */
 export class MessageStore {
@@ -27,45 +33,85 @@ export class MessageStore {
     this.#connected = connected
   }
 
-  /** The indexes behind the history query: all of a channel, or one sender's part of it, newest first. */
+  /**
+   * The indexes behind history and catch-up (all of a channel, or one sender's part of it, by
+   * seq) and the one that makes a sender's clientId name one message only.
+   */
   async ensureIndexes (): Promise<void> {
     await this.#connected()
     await this.#collection.createIndexes([
-      { key: { channel: 1, _id: -1 }, name: 'channel_newest_first' },
-      { key: { channel: 1, sender: 1, _id: -1 }, name: 'channel_sender_newest_first' }
+      { key: { channel: 1, seq: 1 }, name: 'channel_seq' },
+      { key: { channel: 1, sender: 1, seq: 1 }, name: 'channel_sender_seq' },
+      {
+        key: { sender: 1, clientId: 1 },
+        name: 'sender_client_id_unique',
+        unique: true,
+        partialFilterExpression: { clientId: { $exists: true } }
+      }
     ])
   }
 
   /**
    * Inserts the documents so that each ends up stored exactly once, however often it is called:
-   * a duplicate `_id` means an earlier attempt already stored that document.
+   * a duplicate `_id` means an earlier attempt already stored that document, and a duplicate
+   * (sender, clientId) that the sender's message is stored already, under the id of the first.
    */
-  async insertBatch (documents: MessageDocument[]): Promise<void> {
-    await this.#connected()
-    try {
-      await this.#collection.insertMany(documents, { ordered: false })
-    } catch (error) {
-      if (!isOnlyDuplicateKeys(error)) throw error
-      // Real MongoDB has stored every other document of an unordered batch by now; jongodb rejects
-      // the whole batch instead. Asking which ids exist and inserting the rest is right for both.
-      const missing = await this.#missing(documents)
-      if (missing.length > 0) await this.insertBatch(missing)
+  async insertBatch (documents: MessageDocument[]): Promise<Superseded> {
+    const superseded: Superseded = new Map()
+    let pending = documents
+    while (pending.length > 0) {
+      await this.#connected()
+      try {
+        await this.#collection.insertMany(pending, { ordered: false })
+        return superseded
+      } catch (error) {
+        if (!isOnlyDuplicateKeys(error)) throw error
+        // Real MongoDB has stored every other document of an unordered batch by now; jongodb rejects
+        // the whole batch instead. Asking what is stored and inserting the rest is right for both.
+        const unstored = await this.#unstored(pending, superseded)
+        if (unstored.length === pending.length) throw error
+        pending = unstored
+      }
     }
+    return superseded
   }
 
+  /** The stored messages of these (sender, clientId) pairs, by clientKey; one query for them all. */
+  async findByClientIds (pairs: ReadonlyArray<{ sender: string, clientId: string }>): Promise<Map<string, ChatMessage>> {
+    await this.#connected()
+    const documents = await this.#collection.find({
+      sender: { $in: [...new Set(pairs.map((pair) => pair.sender))] },
+      clientId: { $in: [...new Set(pairs.map((pair) => pair.clientId))] }
+    }).toArray()
+    return new Map(documents.map((document) => [clientKey(document.sender, document.clientId!), fromDocument(document)]))
+  }
+
+  /** The stored message a sender sent with this clientId, if any. */
+  async findByClientId (sender: string, clientId: string): Promise<ChatMessage | undefined> {
+    return (await this.findByClientIds([{ sender, clientId }])).get(clientKey(sender, clientId))
+  }
+
+  /** The stored message with this id, if any. */
+  async findById (id: string): Promise<ChatMessage | undefined> {
+    await this.#connected()
+    const document = await this.#collection.findOne({ _id: new ObjectId(id) })
+    return document === null ? undefined : fromDocument(document)
+  }
+
+  /** Newest first. */
   async history (query: HistoryQuery): Promise<ChatMessage[]> {
     await this.#connected()
     const filter: Filter<MessageDocument> = { ...query.scope }
-    if (query.before !== undefined) filter._id = { $lt: new ObjectId(query.before) }
-    const documents = await this.#collection.find(filter).sort({ _id: -1 }).limit(query.limit).toArray()
+    if (query.beforeSeq !== undefined) filter.seq = { $lt: query.beforeSeq }
+    const documents = await this.#collection.find(filter).sort({ seq: -1 }).limit(query.limit).toArray()
     return documents.map(fromDocument)
   }
 
-  /** Messages newer than the id, oldest first: what a reconnecting client missed. */
-  async after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]> {
+  /** Messages after a seq (up to `untilSeq` when given), oldest first: what a reconnecting client missed. */
+  async after (scope: Scope, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<ChatMessage[]> {
     await this.#connected()
-    const filter: Filter<MessageDocument> = { ...scope, _id: { $gt: new ObjectId(after) } }
-    const documents = await this.#collection.find(filter).sort({ _id: 1 }).limit(limit).toArray()
+    const filter: Filter<MessageDocument> = { ...scope, seq: { $gt: afterSeq, $lte: untilSeq } }
+    const documents = await this.#collection.find(filter).sort({ seq: 1 }).limit(limit).toArray()
     return documents.map(fromDocument)
   }
 
@@ -78,12 +124,48 @@ export class MessageStore {
     ])
   }
 
-  async #missing (documents: MessageDocument[]): Promise<MessageDocument[]> {
-    const ids = documents.map((document) => document._id)
-    const stored = await this.#collection.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()
+  /** The documents that are neither stored under their id nor superseded by a stored message with their clientId. */
+  async #unstored (documents: MessageDocument[], superseded: Superseded): Promise<MessageDocument[]> {
+    const withClientId = documents.filter((document) => document.clientId !== undefined)
+    const stored = await this.#collection.find({
+      $or: [
+        { _id: { $in: documents.map((document) => document._id) } },
+        ...withClientId.map(({ sender, clientId }) => ({ sender, clientId }))
+      ]
+    }).toArray()
     const storedIds = new Set(stored.map((document) => document._id.toHexString()))
-    return documents.filter((document) => !storedIds.has(document._id.toHexString()))
+    const byClientId = new Map(stored.filter((document) => document.clientId !== undefined)
+      .map((document) => [clientKey(document.sender, document.clientId!), document]))
+    const unstored: MessageDocument[] = []
+    for (const document of documents) {
+      const id = document._id.toHexString()
+      if (storedIds.has(id)) continue
+      const first = document.clientId === undefined ? undefined : byClientId.get(clientKey(document.sender, document.clientId))
+      if (first !== undefined) superseded.set(id, first)
+      else unstored.push(document)
+    }
+    return withoutRepeatedClientIds(unstored, superseded)
   }
+}
+
+/** One sender's clientId names one message: a later document with the same pair stands for the first. */
+function withoutRepeatedClientIds (documents: MessageDocument[], superseded: Superseded): MessageDocument[] {
+  const first = new Map<string, MessageDocument>()
+  return documents.filter((document) => {
+    if (document.clientId === undefined) return true
+    const key = clientKey(document.sender, document.clientId)
+    const earlier = first.get(key)
+    if (earlier === undefined) {
+      first.set(key, document)
+      return true
+    }
+    superseded.set(document._id.toHexString(), earlier)
+    return false
+  })
+}
+
+export function clientKey (sender: string, clientId: string): string {
+  return `${sender}\u0000${clientId}`
 }
 
 function isOnlyDuplicateKeys (error: unknown): boolean {

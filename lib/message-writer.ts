@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry from 'p-retry'
 import type { MessageDocument } from './message.js'
+import type { Superseded } from './message-store.js'
 
 const IN_FLIGHT_GRACE_MS = 1_000
 
@@ -11,7 +12,7 @@ export interface WriterLogger {
 
 export interface MessageWriterOptions {
   /** Stores a batch idempotently (a repeated document must not be stored twice). */
-  insert: (batch: MessageDocument[]) => Promise<void>
+  insert: (batch: MessageDocument[]) => Promise<Superseded | void>
   /** Retries of one batch after its first failed attempt, with exponential backoff. */
   retryAttempts: number
   batchSize: number
@@ -29,6 +30,16 @@ export interface MessageWriterOptions {
   onRetriesExhausted?: (batch: MessageDocument[]) => Promise<void>
 }
 
+/** Told what became of queued messages. */
+export interface WriterListener {
+  /** The batch is in MongoDB; `superseded` maps the id of each document that was not stored to the stored one that stands for it. */
+  stored? (batch: MessageDocument[], superseded: Superseded): void
+  /** The batch's retries ran out and it was handed to `onRetriesExhausted` (the dead-letter file). */
+  handedOff? (batch: MessageDocument[]): void
+}
+
+const noneSuperseded: Superseded = new Map()
+
 /**
  * Writes accepted messages to MongoDB in the background, in batches, one batch at a time.
  * A message stays counted in `depth` until it is stored, so the queue cap bounds memory honestly.
@@ -40,6 +51,7 @@ export class MessageWriter {
   #running: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   #accepting = true
+  readonly #listeners: WriterListener[] = []
 
   constructor (options: MessageWriterOptions) {
     this.#options = options
@@ -57,14 +69,27 @@ export class MessageWriter {
     return this.#queue.length >= this.#options.maxQueue
   }
 
+  /** Whether `enqueue` would take a message now. */
+  get hasRoom (): boolean {
+    return this.#accepting && !this.full
+  }
+
+  watch (listener: WriterListener): void {
+    this.#listeners.push(listener)
+  }
+
   /** The queued (not yet stored) messages of a channel, oldest first. */
   queued (channel: string): MessageDocument[] {
     return this.#queue.filter((document) => document.channel === channel)
   }
 
-  /** Queues a message for writing; false when the writer is closing or the queue is full. */
-  enqueue (document: MessageDocument): boolean {
-    if (!this.#accepting || this.full) return false
+  /**
+   * Queues a message for writing; false when the writer is closing or the queue is full.
+   * `force` queues a message that was admitted (see hasRoom) before an asynchronous step, so the
+   * queue may go over its cap by the number of such steps in flight.
+   */
+  enqueue (document: MessageDocument, force = false): boolean {
+    if (!force && !this.hasRoom) return false
     this.#queue.push(document)
     this.#schedule()
     return true
@@ -122,7 +147,7 @@ export class MessageWriter {
   async #writeBatch (batch: MessageDocument[]): Promise<boolean> {
     const { insert, retryAttempts, retryMinDelayMs, retryMaxDelayMs, log, onRetriesExhausted } = this.#options
     try {
-      await pRetry(() => insert(batch), {
+      const superseded = await pRetry(() => insert(batch), {
         retries: retryAttempts,
         minTimeout: retryMinDelayMs,
         maxTimeout: retryMaxDelayMs,
@@ -131,6 +156,7 @@ export class MessageWriter {
           log.warn({ err: error, attemptNumber, retriesLeft, batchSize: batch.length }, 'message batch write failed')
         }
       })
+      for (const listener of this.#listeners) listener.stored?.(batch, superseded ?? noneSuperseded)
       return true
     } catch (error) {
       if (this.#stop.signal.aborted) return false
@@ -139,6 +165,7 @@ export class MessageWriter {
     if (onRetriesExhausted !== undefined) {
       try {
         await onRetriesExhausted(batch)
+        for (const listener of this.#listeners) listener.handedOff?.(batch)
         return true
       } catch (error) {
         log.error({ err: error, batchSize: batch.length }, 'could not hand off an unwritten batch')

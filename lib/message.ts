@@ -1,13 +1,20 @@
 import { ObjectId } from 'mongodb'
 
-/** A chat message as clients see it (REST bodies and WebSocket frames). */
+/** A chat message as clients see it (REST bodies, history and WebSocket frames). */
 export interface ChatMessage {
   id: string
   channel: string
   sender: string
   content: string
   createdAt: Date
+  /** The message's place in its channel: every instance orders the channel's messages by it (see lib/sequencer.ts). */
+  seq: number
+  /** The sender's own id for the message, which makes a resend idempotent; only when the sender gave one. */
+  clientId?: string
 }
+
+/** A message before it has its place in the channel. */
+export type Draft = Omit<ChatMessage, 'seq'>
 
 /** A chat message as MongoDB stores it: the message id is the `_id`, so a retried write cannot duplicate it. */
 export interface MessageDocument {
@@ -16,12 +23,21 @@ export interface MessageDocument {
   sender: string
   content: string
   createdAt: Date
+  seq: number
+  clientId?: string
 }
 
-/** Ids are ObjectIds: unique without a database round-trip and ordered by creation time. */
-export function createMessage (channel: string, sender: string, content: string): ChatMessage {
-  const id = new ObjectId()
-  return { id: id.toHexString(), channel, sender, content, createdAt: new Date() }
+/** Ids are ObjectIds: unique without a database round-trip. Order comes from `seq`, not from the id. */
+export function createDraft (channel: string, sender: string, content: string, clientId?: string): Draft {
+  const draft: Draft = { id: new ObjectId().toHexString(), channel, sender, content, createdAt: new Date() }
+  if (clientId !== undefined) draft.clientId = clientId
+  return draft
+}
+
+/** The message with its place; fields in the order clients see them (seq, then clientId when given). */
+export function withSeq (draft: Draft, seq: number): ChatMessage {
+  const { clientId, ...fields } = draft
+  return clientId === undefined ? { ...fields, seq } : { ...fields, seq, clientId }
 }
 
 export function toDocument (message: ChatMessage): MessageDocument {
@@ -30,7 +46,16 @@ export function toDocument (message: ChatMessage): MessageDocument {
 }
 
 export function fromDocument (document: MessageDocument): ChatMessage {
-  const { _id, ...fields } = document
-  return { id: _id.toHexString(), ...fields }
+  const { _id, seq, clientId, ...fields } = document
+  // Documents stored before messages had a seq sort before every later one.
+  const message: ChatMessage = { id: _id.toHexString(), ...fields, seq: seq ?? 0 }
+  if (clientId !== undefined) message.clientId = clientId
+  return message
 }
 
+/** The JSON of a message split around its seq: a sequencer that assigns the seq elsewhere (Redis) joins the parts. */
+export function splitAroundSeq (draft: Draft): [string, string] {
+  const json = JSON.stringify(withSeq(draft, 0))
+  const at = json.lastIndexOf(',"seq":0') + ',"seq":'.length
+  return [json.slice(0, at), json.slice(at + 1)]
+}

@@ -17,7 +17,8 @@ const reasonOfStatus: Partial<Record<number, RefusalReason>> = {
 /** Batch writes take milliseconds; a database that stalls shows up in the top buckets (the socket timeout is 20 s). */
 const BATCH_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20]
 
-type Insert = (batch: MessageDocument[]) => Promise<void>
+/** A batch insert; it may answer with the documents it did not store because they were resends (see MessageStore.insertBatch). */
+type Insert<Result> = (batch: MessageDocument[]) => Promise<Result>
 
 /**
  * What the service counts. Calls on the message path only add to plain numbers; prom-client
@@ -33,14 +34,14 @@ export interface ChatMetrics {
   refused (reason: RefusalReason): void
   /**
    * A message a transport refused with this error: 400, 413 and 415 are `invalid`; 401, 403 and
-   * 429 are `unauthorized`, `forbidden` and `rate_limited`. Not 503: `send` counts its own, as
-   * only it knows whether the queue is full or the service is closing.
+   * 429 are `unauthorized`, `forbidden` and `rate_limited`; an error that names its `refusal`
+   * (the intake's 503s: `queue_full`, `shutting_down`) is counted by that.
    */
   refusedWith (error: unknown): void
   /** One broadcast written to this many local sockets. */
   delivered (recipients: number): void
   /** Wraps the writer's batch insert: times every attempt and counts the messages stored. */
-  timedWrites (insert: Insert): Insert
+  timedWrites<Result> (insert: Insert<Result>): Insert<Result>
   deadLettered (count: number): void
   replayed (count: number): void
   /** Gauges read when scraped, from their owners. */
@@ -151,7 +152,8 @@ export class PrometheusMetrics implements ChatMetrics {
   }
 
   refusedWith (error: unknown): void {
-    const reason = reasonOfStatus[(error as { statusCode?: number } | null)?.statusCode ?? 0]
+    const { refusal, statusCode } = (error ?? {}) as { refusal?: RefusalReason, statusCode?: number }
+    const reason = refusal ?? reasonOfStatus[statusCode ?? 0]
     if (reason !== undefined) this.#refused[reason]++
   }
 
@@ -159,15 +161,17 @@ export class PrometheusMetrics implements ChatMetrics {
     this.#deliveries += recipients
   }
 
-  timedWrites (insert: Insert): Insert {
+  timedWrites<Result> (insert: Insert<Result>): Insert<Result> {
     return async (batch) => {
       const done = this.#batchSeconds.startTimer()
+      let result: Result
       try {
-        await insert(batch)
+        result = await insert(batch)
       } finally {
         done()
       }
-      this.#stored += batch.length
+      this.#stored += batch.length - (result instanceof Map ? result.size : 0)
+      return result
     }
   }
 

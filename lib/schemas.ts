@@ -18,10 +18,15 @@ export const ChannelId = Type.String({
 })
 export const MessageId = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'A message id: an ObjectId as 24 lowercase hex characters', examples: [EXAMPLE_ID] })
 
+/** The sender's own id for a message: a resend with the same one is recognised and not stored or broadcast again. */
+export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._:-]{1,64}$'
+export const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN })
+
 /** What a client sends, over REST or as a WebSocket frame. Unknown fields are ignored. */
 export const SendMessageBody = Type.Object({
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S', description: '1 to 4096 characters, not all whitespace' })
-}, { description: 'A message to send. Other fields (sender, id) are ignored: the sender is the token\'s id.', examples: [{ content: 'hello group' }] })
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S', description: '1 to 4096 characters, not all whitespace' }),
+  clientId: Type.Optional(ClientId)
+}, { description: 'A message to send. Other fields (sender, id) are ignored: the sender is the token\'s id. With a clientId, a resend of the same message is recognised (see the README).', examples: [{ content: 'hello group', clientId: '7f3c1e2a-0b9d' }] })
 export type SendMessageBody = Static<typeof SendMessageBody>
 
 export const Message = Type.Object({
@@ -30,10 +35,12 @@ export const Message = Type.Object({
   sender: Type.String({ description: 'The `id` claim of the sender\'s token', examples: ['user123'] }),
   content: Type.String({ examples: ['hello group'] }),
   // A Date in handlers, an ISO 8601 string on the wire.
-  createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the service accepted the message', examples: ['2026-11-25T14:11:40.424Z'] })
+  createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the service accepted the message', examples: ['2026-11-25T14:11:40.424Z'] }),
+  seq: Type.Integer({ minimum: 0, description: 'The message\'s place in its channel: every instance delivers, pages and catches up in seq order', examples: [1795630857261000] }),
+  clientId: Type.Optional(Type.String({ description: 'The sender\'s own id for the message, when it gave one', examples: ['7f3c1e2a-0b9d'] }))
 }, {
   description: 'A message, as REST answers it and WebSocket frames carry it',
-  examples: [{ id: EXAMPLE_ID, channel: 'group1', sender: 'user123', content: 'hello group', createdAt: '2026-11-25T14:11:40.424Z' }]
+  examples: [{ id: EXAMPLE_ID, channel: 'group1', sender: 'user123', content: 'hello group', createdAt: '2026-11-25T14:11:40.424Z', seq: 1795630857261000 }]
 })
 
 /** The one error shape of every 4xx/5xx answer: a shared schema, referenced by each route's error statuses. */

@@ -16,12 +16,12 @@ const DRAIN_TIMEOUT_MS = 30_000
  * because the service never enables permessage-deflate, so ws's sender never queues.
  *
  * While the client catches up on missed messages, live messages are held back, then sent
- * after the missed ones, skipping any that the catch-up already sent.
+ * after the missed ones, skipping any that the catch-up already covered (by seq).
  */
 export class SocketSubscriber implements Subscriber {
   readonly #socket: WebSocket
   readonly #tcp: Socket | undefined
-  #held: Array<[string, Buffer]> | undefined
+  #held: Array<[number, Buffer]> | undefined
 
   constructor (socket: WebSocket, options: { holdLive: boolean }) {
     this.#socket = socket
@@ -29,15 +29,15 @@ export class SocketSubscriber implements Subscriber {
     this.#held = options.holdLive ? [] : undefined
   }
 
-  deliver (messageId: string, frame: Buffer): void {
+  deliver (seq: number, frame: Buffer): void {
     if (this.#held !== undefined) {
-      if (this.#held.push([messageId, frame]) > MAX_HELD_MESSAGES) this.#socket.terminate()
+      if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#drop()
       return
     }
     const socket = this.#socket
     if (socket.readyState !== socket.OPEN) return
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.terminate()
+      this.#drop()
       return
     }
     if (this.#tcp === undefined) socket.send(frame.subarray(frameHeaderLength(frame)), { binary: false })
@@ -45,24 +45,28 @@ export class SocketSubscriber implements Subscriber {
   }
 
   /**
-   * Sends the missed messages, pausing whenever the client has more than MAX_BUFFERED_BYTES
-   * unread, then the live ones held meanwhile, and goes live.
+   * Sends missed messages, pausing whenever the client has more than MAX_BUFFERED_BYTES unread.
+   * False when the client is gone or was dropped for not reading.
    */
-  async release (missed: Array<{ id: string }>): Promise<void> {
+  async sendMissed (missed: readonly object[]): Promise<boolean> {
     const socket = this.#socket
     for (const message of missed) {
-      if (socket.readyState !== socket.OPEN) return
+      if (socket.readyState !== socket.OPEN) return false
       socket.send(JSON.stringify(message))
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES && !await this.#drained()) {
-        socket.terminate()
-        return
+        this.#drop()
+        return false
       }
     }
+    return socket.readyState === socket.OPEN
+  }
+
+  /** Ends the catch-up: sends the live messages held meanwhile that come after `coveredSeq`, then lets messages through. */
+  goLive (coveredSeq: number): void {
     const held = this.#held ?? []
     this.#held = undefined
-    const sent = new Set(missed.map((message) => message.id))
-    for (const [messageId, frame] of held) {
-      if (!sent.has(messageId)) this.deliver(messageId, frame)
+    for (const [seq, frame] of held) {
+      if (seq > coveredSeq) this.deliver(seq, frame)
     }
   }
 
@@ -85,8 +89,35 @@ export class SocketSubscriber implements Subscriber {
     })
   }
 
-  close (code: number, reason: string): void {
-    this.#socket.close(code, reason)
+  /**
+   * Starts the closing handshake and cuts the connection of a client that has not finished it
+   * within `graceMs` (one that does not read, say); without it, ws gives up after 30 s.
+   * Resolves once the socket is closed.
+   */
+  close (code: number, reason: string, graceMs?: number): Promise<void> {
+    const socket = this.#socket
+    if (socket.readyState === socket.CLOSED) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = graceMs === undefined ? undefined : setTimeout(() => this.#drop(), graceMs)
+      socket.once('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      socket.close(code, reason)
+    })
+  }
+
+  /**
+   * Cuts the connection at once. Not ws's terminate(): it destroys the TCP socket without an
+   * error, and Node then builds a new ERR_STREAM_DESTROYED, stack trace and all, for each write
+   * still buffered. A client dropped at the buffer limit has thousands of them; ten such
+   * clients dropped by one broadcast stalled every other client for a quarter of a second.
+   * Given an error, the buffered writes all share it.
+   */
+  #drop (): void {
+    const tcp = this.#tcp
+    if (tcp === undefined) this.#socket.terminate()
+    else if (!tcp.destroyed) tcp.destroy(new Error('WebSocket client dropped: it does not read what it is sent'))
   }
 }
 

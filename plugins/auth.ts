@@ -1,11 +1,15 @@
 // Decorates `chatAuthenticate`, a preHandler that verifies the caller's JWT and sets
 // `request.chatClaims`, and `chatRequireAccess`, which makes a preHandler checking the
 // caller's access to a channel with the one access rule (`authorize` option or the seed's).
+// Tokens are HS256 with JWT_SECRET, or RS/PS/ES/EdDSA with JWT_PUBLIC_KEY or an identity
+// provider's JWKS (JWT_JWKS_URL), which is fetched in the background: start-up never waits for it.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { canAccessChannel, type Authorize, type Claims } from '../lib/access.js'
 import { Forbidden, Unauthorized } from '../lib/errors.js'
-import { bearerToken, createTokenReader, subprotocolToken } from '../lib/token.js'
+import { JwksKeySource } from '../lib/jwks.js'
+import type { Settings } from '../lib/settings.js'
+import { bearerToken, commaList, createTokenVerifier, readPublicKey, subprotocolToken, type VerifyToken } from '../lib/token.js'
 import type { ChatOptions } from '../app.js'
 
 declare module 'fastify' {
@@ -20,11 +24,10 @@ declare module 'fastify' {
 }
 
 async function auth (app: FastifyInstance, options: ChatOptions): Promise<void> {
-  const { jwtSecret, jwtInsecureSkipVerify } = app.chatSettings
-  if (jwtInsecureSkipVerify) {
+  if (app.chatSettings.jwtInsecureSkipVerify) {
     app.log.warn('JWT_INSECURE_SKIP_VERIFY is on: token signatures and expiry are NOT checked; only use this behind a gateway that verifies them')
   }
-  const readToken = createTokenReader({ secret: jwtSecret, skipVerification: jwtInsecureSkipVerify })
+  const verifyToken = tokenVerifier(app.chatSettings, app)
   const authorize = options.authorize ?? canAccessChannel
 
   app.decorateRequest('chatClaims', null)
@@ -33,11 +36,7 @@ async function auth (app: FastifyInstance, options: ChatOptions): Promise<void> 
   app.decorate('chatAuthenticate', async function authenticate (request: FastifyRequest) {
     const token = requestToken(request)
     if (token === undefined) throw new Unauthorized('no bearer token')
-    try {
-      request.chatClaims = readToken(token)
-    } catch (error) {
-      throw new Unauthorized((error as Error).message)
-    }
+    request.chatClaims = await verifyToken(token)
   })
 
   app.decorate('chatRequireAccess', (channelOf: (request: FastifyRequest) => string) =>
@@ -45,6 +44,37 @@ async function auth (app: FastifyInstance, options: ChatOptions): Promise<void> 
       const channel = channelOf(request)
       if (!await authorize(claimsOf(request), channel)) throw new Forbidden(channel)
     })
+}
+
+function tokenVerifier (settings: Settings, app: FastifyInstance): VerifyToken {
+  let jwks: JwksKeySource | undefined
+  if (settings.jwtJwksUrl !== undefined) {
+    const url = settings.jwtJwksUrl
+    jwks = new JwksKeySource({
+      url,
+      cooldownMs: settings.jwtJwksCooldownMs,
+      onFetchError: (error) => app.log.warn({ err: error, url }, 'the JWKS could not be fetched; tokens that need a key from it answer 503')
+    })
+    jwks.prefetch()
+  }
+  return createTokenVerifier({
+    secret: settings.jwtSecret,
+    publicKey: settings.jwtPublicKey === undefined ? undefined : publicKeySetting(settings.jwtPublicKey),
+    jwks,
+    issuers: commaList(settings.jwtIssuer),
+    audiences: commaList(settings.jwtAudience),
+    clockToleranceS: settings.jwtClockToleranceS,
+    cacheSize: settings.jwtCacheSize,
+    skipVerification: settings.jwtInsecureSkipVerify
+  })
+}
+
+function publicKeySetting (pem: string): string {
+  try {
+    return readPublicKey(pem)
+  } catch (error) {
+    throw new Error(`Invalid chat service setting: JWT_PUBLIC_KEY (option jwtPublicKey) is not a usable PEM public key: ${(error as Error).message}`)
+  }
 }
 
 /**

@@ -6,6 +6,10 @@ import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { singleInstance, type Fanout } from '../lib/fanout.js'
 import { RedisFanout } from '../lib/redis-fanout.js'
+import { LocalSequencer } from '../lib/sequencer.js'
+
+/** A single instance forgets the sequencer state of channels idle this long (their next message starts a new epoch). */
+const LOCAL_SEQUENCE_IDLE_MS = 10 * 60 * 1000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,12 +20,16 @@ declare module 'fastify' {
 async function fanout (app: FastifyInstance): Promise<void> {
   const { redisUrl, countsTtlMs } = app.chatSettings
   if (redisUrl === undefined) {
-    app.decorate('chatFanout', singleInstance(app.chatHub))
+    const sequencer = new LocalSequencer()
+    const sweep = setInterval(() => sequencer.forgetIdle(LOCAL_SEQUENCE_IDLE_MS), 60_000).unref()
+    app.addHook('onClose', async () => clearInterval(sweep))
+    app.decorate('chatFanout', singleInstance(app.chatHub, sequencer))
     return
   }
   // Publishing and counting fail fast while Redis is away instead of queueing without bound;
   // the subscriber keeps its own queue so subscriptions made meanwhile are sent on reconnect.
-  const publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+  // Commands issued in the same tick (one ordering script per message) go out as one pipeline.
+  const publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true })
   const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null })
   for (const [name, connection] of Object.entries({ publisher, subscriber })) {
     connection.on('error', (error) => app.log.debug({ err: error, connection: name }, 'Redis connection error'))

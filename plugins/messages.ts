@@ -1,11 +1,14 @@
-// Decorates `chatMessages`: sending (id, background write, broadcast) and reading messages back.
+// Decorates `chatMessages`: accepting messages (clientId check, place in the channel, background
+// write, broadcast) and reading them back in channel order, from MongoDB and the write queue.
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { createMessage, fromDocument, toDocument, type ChatMessage } from '../lib/message.js'
-import { Unavailable } from '../lib/errors.js'
-import { textFrame } from '../lib/ws-frame.js'
-import type { HistoryQuery, Scope } from '../lib/message-store.js'
+import { BatchedLookup } from '../lib/batched-lookup.js'
+import { MessageIntake } from '../lib/message-intake.js'
+import { MessageReader } from '../lib/message-reader.js'
+import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
+import type { ChatMessage } from '../lib/message.js'
+import { clientKey, type Scope } from '../lib/message-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,48 +16,64 @@ declare module 'fastify' {
   }
 }
 
+/** How long a clientId lookup in MongoDB may take before the message is taken as new. */
+const CLIENT_ID_LOOKUP_TIMEOUT_MS = 1_000
+/** How long a message known by id may take to become readable (stored by the instance that accepted it). */
+export const SETTLE_MS = 3_000
+
 export interface ChatMessages {
-  /** Accepts a message: queues it for storage and broadcasts it, or throws a 503 when it cannot be stored. */
-  send (channel: string, sender: string, content: string): ChatMessage
-  /** Newest first, from the database. */
-  history (query: HistoryQuery): Promise<ChatMessage[]>
-  /**
-   * Messages after `after`, oldest first, including those accepted but not stored yet.
-   * Call it synchronously right after joining the hub: together with live delivery it leaves no gap.
-   */
+  intake: MessageIntake
+  reader: MessageReader
+  /** Newest first, from the database; `before` pages backwards from a message of the channel. */
+  history (scope: Scope, limit: number, before?: string): Promise<ChatMessage[]>
+  /** Oldest first: the messages after one of the channel, including those accepted but not stored yet. */
   after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]>
+  /** The seq of a message of the channel, waiting up to `settleMs` for one accepted elsewhere to be stored; 400 when there is none. */
+  seqOf (channel: string, id: string, settleMs: number): Promise<number>
 }
 
 async function messages (app: FastifyInstance): Promise<void> {
-  const writer = app.chatWriter
+  const { chatWriter: writer, chatStore: store } = app
+  const clientIds = new BatchedLookup((pairs: Array<{ sender: string, clientId: string }>) => store.findByClientIds(pairs),
+    ({ sender, clientId }) => clientKey(sender, clientId))
+  const intake = new MessageIntake({
+    writer,
+    fanout: app.chatFanout,
+    findByClientId: (sender, clientId) => clientIds.find({ sender, clientId }),
+    lookupTimeoutMs: CLIENT_ID_LOOKUP_TIMEOUT_MS,
+    trackStores: app.chatSettings.ackAfterStore,
+    log: app.log
+  })
+  const reader = new MessageReader(store, (channel) => writer.queued(channel))
+  // Runs before the writer closes (hooks close in reverse order): what is being accepted reaches its queue.
+  app.addHook('onClose', () => intake.close(1_000))
+
+  async function seqOf (channel: string, id: string, settleMs: number): Promise<number> {
+    const deadline = Date.now() + settleMs
+    for (;;) {
+      const seq = await reader.seqOf(channel, id).catch(databaseUnavailable)
+      if (seq !== undefined) return seq
+      if (Date.now() > deadline) throw new InvalidHistoryQuery(`no message ${id} in channel ${channel}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
 
   app.decorate('chatMessages', {
-    send (channel, sender, content) {
-      const message = createMessage(channel, sender, content)
-      if (!writer.enqueue(toDocument(message))) {
-        app.chatMetrics.refused(writer.accepting ? 'queue_full' : 'shutting_down')
-        throw new Unavailable(writer.accepting ? 'too many messages waiting to be stored' : 'shutting down')
-      }
-      const payload = Buffer.from(JSON.stringify(message))
-      app.chatHub.broadcast(channel, message.id, textFrame(payload))
-      app.chatFanout.publish(channel, message.id, payload)
-      return message
+    intake,
+    reader,
+    seqOf,
+    async history (scope, limit, before) {
+      // Paging backwards starts from messages this reader was given, stored already.
+      const beforeSeq = before === undefined ? undefined : await seqOf(scope.channel, before, 0)
+      return store.history({ scope, limit, beforeSeq }).catch(databaseUnavailable)
     },
-    history: (query) => app.chatStore.history(query).catch(databaseUnavailable),
     async after (scope, after, limit) {
-      // The queue first: a message leaves it only once stored, so nothing falls between the two reads.
-      const queued = writer.queued(scope.channel)
-        .filter((document) => scope.sender === undefined || document.sender === scope.sender)
-        .map(fromDocument)
-      const stored = await app.chatStore.after(scope, after, limit).catch(databaseUnavailable)
-      const seen = new Set(stored.map((message) => message.id))
-      return [...stored, ...queued.filter((message) => message.id > after && !seen.has(message.id))]
-        .sort((a, b) => (a.id < b.id ? -1 : 1))
-        .slice(0, limit)
+      return reader.page(scope, await seqOf(scope.channel, after, SETTLE_MS), limit).catch(databaseUnavailable)
     }
   } satisfies ChatMessages)
 
   function databaseUnavailable (error: unknown): never {
+    if ((error as { statusCode?: number }).statusCode !== undefined) throw error
     app.log.warn({ err: error }, 'reading messages from MongoDB failed')
     throw new Unavailable('messages cannot be read: the database is not reachable')
   }

@@ -36,7 +36,7 @@ async function mongo (app: FastifyInstance): Promise<void> {
 async function embeddedUri (app: FastifyInstance): Promise<string> {
   const embedded = await startEmbeddedMongo()
   app.addHook('onClose', () => embedded.stop())
-  app.log.warn({ uri: embedded.uri }, 'MONGO_URI is not set: started an embedded in-memory MongoDB-compatible server (jongodb); messages are lost when the service stops')
+  app.log.warn({ uri: embedded.uri, jongodbPid: embedded.pid }, 'MONGO_URI is not set: started an embedded in-memory MongoDB-compatible server (jongodb); messages are lost when the service stops')
   return embedded.uri
 }
 

@@ -1,12 +1,14 @@
 // Decorates `chatWriter`: the background writer that stores every accepted message. Batches
 // whose retries ran out, and whatever is unwritten at shutdown, go to the dead-letter file,
-// which is replayed at start and, retrying until MongoDB is back, after each hand-off. Feeds the
-// stored, dead-letter and batch-write metrics.
+// which is replayed at start and, retrying until MongoDB is back, after each hand-off. While
+// the file cannot be written, batches stay queued; at shutdown that loses them, and closing
+// fails with CHAT_MESSAGES_NOT_SAVED after a log line that counts them. Feeds the stored,
+// dead-letter and batch-write metrics.
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
-import { DeadLetterFile } from '../lib/dead-letter.js'
+import { MessagesNotSaved } from '../lib/errors.js'
 import { MessageWriter } from '../lib/message-writer.js'
 
 declare module 'fastify' {
@@ -19,7 +21,7 @@ async function persistence (app: FastifyInstance): Promise<void> {
   const settings = app.chatSettings
   const store = app.chatStore
   const metrics = app.chatMetrics
-  const deadLetter = new DeadLetterFile(settings.deadLetterFile)
+  const deadLetter = app.chatDeadLetter
   const stop = new AbortController()
   let replaying: Promise<void> | undefined
   let replayWanted = false
@@ -58,7 +60,10 @@ async function persistence (app: FastifyInstance): Promise<void> {
     retryMaxDelayMs: settings.writeRetryMaxDelayMs,
     log: app.log,
     onRetriesExhausted: async (batch) => {
-      await deadLetter.append(batch)
+      await deadLetter.append(batch).catch((error: unknown) => {
+        app.log.error({ err: error, count: batch.length, queued: writer.depth, file: deadLetter.path }, 'the dead-letter file is not writable: these messages stay queued and are tried again')
+        throw error
+      })
       metrics.deadLettered(batch.length)
       // Replays (retrying until MongoDB is back) even if no new message comes to trigger it.
       replayDeadLetters()
@@ -71,14 +76,20 @@ async function persistence (app: FastifyInstance): Promise<void> {
   app.addHook('onReady', async () => replayDeadLetters())
   app.addHook('onClose', async () => {
     const unwritten = await writer.close(settings.shutdownTimeoutMs)
-    await deadLetter.append(unwritten)
-    metrics.deadLettered(unwritten.length)
-    stop.abort()
-    await Promise.race([replaying, sleep(1_000, undefined, { ref: false })])
+    try {
+      await deadLetter.append(unwritten)
+      metrics.deadLettered(unwritten.length)
+    } catch (error) {
+      app.log.fatal({ err: error, count: unwritten.length, file: deadLetter.path }, 'accepted messages LOST: not stored by the shutdown deadline and the dead-letter file is not writable')
+      throw new MessagesNotSaved(unwritten.length)
+    } finally {
+      stop.abort()
+      await Promise.race([replaying, sleep(1_000, undefined, { ref: false })])
+    }
     if (unwritten.length > 0) {
       app.log.warn({ count: unwritten.length, file: deadLetter.path }, 'shutdown deadline passed: unwritten messages saved to the dead-letter file')
     }
   })
 }
 
-export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-metrics', 'chat-mongo'] })
+export default fp(persistence, { name: 'chat-persistence', dependencies: ['chat-settings', 'chat-metrics', 'chat-mongo', 'chat-dead-letter'] })

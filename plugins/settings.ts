@@ -23,9 +23,9 @@ async function settings (app: FastifyInstance, options: ChatOptions): Promise<vo
   } catch (error) {
     throw new Error(`Invalid chat service setting: ${describeSettingErrors((error as Error).message)}`)
   }
-  const { jwtSecret, jwtInsecureSkipVerify } = app.chatSettings
-  if (jwtSecret === undefined && !jwtInsecureSkipVerify) {
-    throw new Error('Invalid chat service setting: JWT_SECRET (option jwtSecret) is required to verify tokens')
+  const { jwtSecret, jwtPublicKey, jwtJwksUrl, jwtInsecureSkipVerify } = app.chatSettings
+  if (jwtSecret === undefined && jwtPublicKey === undefined && jwtJwksUrl === undefined && !jwtInsecureSkipVerify) {
+    throw new Error('Invalid chat service setting: JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (option jwtSecret, jwtPublicKey or jwtJwksUrl) is required to verify tokens')
   }
 }
 

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { historyScope } from '../lib/access.js'
 import { requestedChannels } from '../lib/counts-request.js'
-import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
+import { InvalidHistoryQuery, InvalidMessage, Unavailable } from '../lib/errors.js'
 import { readBody } from '../lib/read-body.js'
+import { CLIENT_ID_RULE } from '../lib/frames.js'
 import {
-  ChannelId, ChannelIdTooLong, errorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
+  ChannelId, ChannelIdTooLong, CLIENT_ID_PATTERN, errorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
   MESSAGE_BODY_LIMIT, SendMessageBody, Unauthorized, unavailableResponse
 } from '../lib/schemas.js'
 import { claimsOf } from '../plugins/auth.js'
@@ -17,20 +18,24 @@ const ChannelParams = Type.Object({ channel_id: ChannelId })
 const messages: FastifyPluginAsyncTypebox = async (app) => {
   const requireChannelAccess = app.chatRequireAccess((request) => (request.params as { channel_id: string }).channel_id)
 
+  // 201 for a new message; 200 with the original message for a resend of one (same clientId).
   app.post('/api/messages/:channel_id', {
     bodyLimit: MESSAGE_BODY_LIMIT,
     schema: {
       operationId: 'sendMessage',
       summary: 'Send a message',
       description: 'Accepts a message for the channel: it is broadcast at once to the channel\'s WebSockets (on every instance with Redis) ' +
-        'and stored in MongoDB in the background, so 201 means accepted, not yet stored. Needs access to the channel: ' +
-        'the token\'s `id` or one of its `groups` equals the channel id.',
+        'and stored in MongoDB in the background, so 201 means accepted, not yet stored (with ACK_AFTER_STORE, the answer waits until it is stored). ' +
+        'A clientId in the body or the Idempotency-Key header makes a resend safe: it answers 200 with the original message. ' +
+        'Needs access to the channel: the token\'s `id` or one of its `groups` equals the channel id.',
       tags: ['messages'],
       params: ChannelParams,
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: 'The same as the body\'s clientId: 1 to 64 characters of A-Z a-z 0-9 . _ : -', examples: ['7f3c1e2a-0b9d'] })) }),
       body: SendMessageBody,
       response: {
+        200: { ...Message, description: 'A resend (same clientId): the original message, with the header Idempotent-Replayed: true' },
         201: { ...Message, description: 'The accepted message' },
-        400: errorResponse('Invalid channel id, or a body that is not JSON like {"content": "..."} with 1 to 4096 characters, not all whitespace (FST_ERR_VALIDATION, FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY)'),
+        400: errorResponse('Invalid channel id, a body that is not JSON like {"content": "..."} with 1 to 4096 characters, not all whitespace (FST_ERR_VALIDATION, FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY), or an invalid clientId or Idempotency-Key (CHAT_INVALID_MESSAGE)'),
         401: Unauthorized,
         403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
         413: errorResponse('Body over 16 KiB (FST_ERR_CTP_BODY_TOO_LARGE)'),
@@ -42,9 +47,15 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: [app.chatAuthenticate, requireChannelAccess],
     onError: async (_request, _reply, error) => app.chatMetrics.refusedWith(error)
   }, async (request, reply) => {
-    const message = app.chatMessages.send(request.params.channel_id, claimsOf(request).id, request.body.content)
-    app.chatMetrics.accepted('rest')
-    return reply.code(201).send(message)
+    const { content } = request.body
+    const clientId = clientIdOf(request.body.clientId, request.headers['idempotency-key'])
+    const sent = await app.chatMessages.intake.send({ channel: request.params.channel_id, sender: claimsOf(request).id, content, clientId })
+    // With ACK_AFTER_STORE the answer waits for MongoDB, which may name the message first stored with this clientId.
+    const message = sent.stored === undefined ? sent.message : await sent.stored
+    const resent = sent.duplicate || message.id !== sent.message.id
+    if (!sent.duplicate) app.chatMetrics.accepted('rest')
+    if (resent) reply.header('idempotent-replayed', 'true')
+    return reply.code(resent ? 200 : 201).send(message)
   })
 
   app.get('/api/messages/:channel_id', {
@@ -80,7 +91,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     const scope = historyScope(claims, channel, await app.chatAuthorize(claims, channel))
     // Paging backwards (newest first) by default; forwards (oldest first) from `after`, to catch up.
     return after === undefined
-      ? app.chatMessages.history({ scope, limit, before })
+      ? app.chatMessages.history(scope, limit, before)
       : app.chatMessages.after(scope, after, limit)
   })
 
@@ -113,6 +124,16 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       throw new Unavailable('cluster-wide counts need Redis, which is not reachable')
     }
   })
+}
+
+const clientIdRegExp = new RegExp(CLIENT_ID_PATTERN)
+
+/** A clientId from the body or the Idempotency-Key header (the same thing); both must agree. */
+function clientIdOf (fromBody: string | undefined, header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return fromBody
+  if (typeof header !== 'string' || !clientIdRegExp.test(header)) throw new InvalidMessage(`Idempotency-Key: ${CLIENT_ID_RULE}`)
+  if (fromBody !== undefined && fromBody !== header) throw new InvalidMessage('the body\'s clientId and the Idempotency-Key header differ')
+  return header
 }
 
 export default messages

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
 const PING_TIMEOUT_MS = 1_000
+const DEAD_LETTER_CHECK_TIMEOUT_MS = 1_000
 
 const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
@@ -9,12 +10,15 @@ const Readiness = Type.Object({
   queueDepth: Type.Integer(),
   queueThreshold: Type.Integer(),
   accepting: Type.Boolean(),
+  // Test-written on every call: without it, messages MongoDB does not take cannot be kept.
+  deadLetter: Type.Union([Type.Literal('writable'), Type.Literal('unwritable')]),
   // Reported, not required: without Redis, local delivery and persistence go on.
   redis: Type.Union([Type.Literal('single-instance'), Type.Literal('up'), Type.Literal('down')])
 }, { examples: [{ status: 'ready', database: 'up', queueDepth: 0, queueThreshold: 10000, accepting: true, redis: 'single-instance' }] })
 
 // Readiness, beside the seed's liveness check: 503 while the database is unreachable, the
-// write queue is over its threshold, or the service is shutting down.
+// write queue is over its threshold, the dead-letter file cannot be written, or the service
+// is shutting down.
 const ready: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/ready', {
     schema: {
@@ -31,14 +35,18 @@ const ready: FastifyPluginAsyncTypebox = async (app) => {
   }, async (_request, reply) => {
     const writer = app.chatWriter
     const queueThreshold = app.chatSettings.readyQueueThreshold
-    const databaseUp = await app.chatStore.ping(PING_TIMEOUT_MS).then(() => true, () => false)
-    const isReady = databaseUp && writer.accepting && writer.depth <= queueThreshold
+    const [databaseUp, deadLetterWritable] = await Promise.all([
+      app.chatStore.ping(PING_TIMEOUT_MS).then(() => true, () => false),
+      app.chatDeadLetter.check(DEAD_LETTER_CHECK_TIMEOUT_MS).then(() => true, () => false)
+    ])
+    const isReady = databaseUp && deadLetterWritable && writer.accepting && writer.depth <= queueThreshold
     return reply.code(isReady ? 200 : 503).send({
       status: isReady ? 'ready' : 'not ready',
       database: databaseUp ? 'up' : 'down',
       queueDepth: writer.depth,
       queueThreshold,
       accepting: writer.accepting,
+      deadLetter: deadLetterWritable ? 'writable' : 'unwritable',
       redis: app.chatFanout.status()
     })
   })

@@ -1,16 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { WebSocket } from '@fastify/websocket'
-import type { FastifyBaseLogger } from 'fastify'
 import { Type } from 'typebox'
-import { CatchUpTruncated, UpgradeRequired } from '../lib/errors.js'
-import { errorFrame, readContentFrame } from '../lib/frames.js'
+import { catchUp } from '../lib/catch-up.js'
+import { CatchUpGap, UnknownSince, UpgradeRequired } from '../lib/errors.js'
+import { ackFrame, errorFrame, readSendFrame, type FrameError } from '../lib/frames.js'
+import type { Sent } from '../lib/message-intake.js'
 import { ChannelId, errorResponse, MessageId, Unauthorized } from '../lib/schemas.js'
 import { SocketSubscriber } from '../lib/socket-subscriber.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
+import { SETTLE_MS } from '../plugins/messages.js'
 
-/** The most messages a reconnecting client is sent before going live; older ones are for REST paging. */
-export const CATCH_UP_LIMIT = 10_000
+/** Missed messages are read and sent this many at a time. */
+const CATCH_UP_PAGE_SIZE = 200
 
 const WsQuery = Type.Object({
   channel: { ...ChannelId, description: 'The channel to join' },
@@ -21,17 +23,20 @@ const WsQuery = Type.Object({
 const WS_DESCRIPTION = `Opens a WebSocket on one channel. The token and the access check apply at the upgrade; a refused upgrade is an ordinary HTTP answer in the error shape.
 Browsers, which cannot set headers on a WebSocket, can pass the token as the subprotocol pair \`access_token, <token>\` (the server then answers with the \`access_token\` subprotocol) or as the \`access_token\` query parameter.
 
-**Client to server**, text frames: \`{"content": "..."}\`, as the body of sendMessage. Each accepted frame becomes a message on the channel, sent by the token's \`id\`.
+**Client to server**, text frames: \`{"content": "...", "clientId": "..."}\`, as the body of sendMessage (\`clientId\` optional). Each accepted frame becomes a message on the channel, sent by the token's \`id\`; a socket's frames keep their order.
 
 **Server to client**, text frames:
-- a message, \`{"id", "channel", "sender", "content", "createdAt"}\`, as sendMessage answers it: every message sent to the channel over WebSocket or REST, the client's own included;
-- an error frame, \`{"error": {"statusCode", "code", "error", "message"}}\` (ChatError under "error"): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has invalid content, or is binary; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; 413 CHAT_CATCH_UP_TRUNCATED before a catch-up of more than ${CATCH_UP_LIMIT} messages. The connection stays open.
+- a message, \`{"id", "channel", "sender", "content", "createdAt", "seq", "clientId"?}\`, as sendMessage answers it: every message sent to the channel over WebSocket or REST, the client's own included, in \`seq\` order;
+- an ack, \`{"ack": {"clientId", "id"}}\`, to the sending socket for every frame with a clientId (a resend is acked with the first message's id and not broadcast again; with ACK_AFTER_STORE, only once the message is stored);
+- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?}}\` (ChatError under "error", with the frame's clientId): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has an invalid content or clientId, or is binary; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; during a catch-up, 400 CHAT_UNKNOWN_SINCE and 503 CHAT_CATCH_UP_GAP. The connection stays open.
 
-**Catch-up** (\`since\`): the messages after that id come first, oldest first, then the live ones, none twice.
+**Catch-up** (\`since\`): every message of the channel after that one, on any instance, in seq order, then the live ones, none twice.
 
-**Close codes**: 1001 when the service shuts down, 1009 for a frame over 16 KiB, 1011 when the missed messages cannot be read.`
+**Close codes**: 1001 when the service shuts down, 1009 for a frame over 16 KiB, 1011 when the missed messages cannot be read, 4001 when the token expires.`
 
 const ws: FastifyPluginAsyncTypebox = async (app) => {
+  const { intake, reader } = app.chatMessages
+
   app.route({
     method: 'GET',
     url: '/ws',
@@ -54,42 +59,70 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     handler: async () => { throw new UpgradeRequired() },
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
-      serve(socket, request.query.channel, request.query.since, claimsOf(request).id)
+      const claims = claimsOf(request)
+      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
     }
   })
 
-  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string): void {
-    const log = app.log
+  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined): void {
     // @fastify/websocket's own error listener holds the request and reply (with the raw HTTP
     // request and response) for the socket's lifetime, about 2.5 KiB per idle connection.
     // This one holds nothing: an error on an open socket only needs logging, and ws closes it.
+    const log = app.log
     socket.removeAllListeners('error')
     socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
     releaseUpgradeResponse(socket)
     const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
-    const sendError = (error: unknown): void => socket.send(errorFrame(toErrorBody(error as Error)))
+    const sendError = (error: unknown, clientId?: string): void => socket.send(errorFrame(toErrorBody(error as Error), clientId))
+    const refuse = (error: unknown, clientId?: string): void => {
+      app.chatMetrics.refusedWith(error)
+      sendError(error, clientId)
+    }
+    const acknowledge = (sent: Sent, clientId: string | undefined): void => {
+      if (!sent.duplicate) app.chatMetrics.accepted('ws')
+      if (clientId === undefined) return
+      if (sent.stored === undefined) socket.send(ackFrame(clientId, sent.message.id))
+      else sent.stored.then((stored) => socket.send(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
+    }
 
     app.chatHub.join(channel, subscriber)
-    socket.on('close', () => app.chatHub.leave(channel, subscriber))
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      try {
-        app.chatMessages.send(channel, sender, readContentFrame(data, isBinary))
-        app.chatMetrics.accepted('ws')
-      } catch (error) {
-        app.chatMetrics.refusedWith(error)
-        sendError(error)
-      }
+    app.chatTokenExpiry.watch(subscriber, exp)
+    socket.on('close', () => {
+      app.chatHub.leave(channel, subscriber)
+      app.chatTokenExpiry.unwatch(subscriber, exp)
     })
-    if (since !== undefined) catchUp(socket, subscriber, channel, since, sendError, log)
-  }
-
-  function catchUp (socket: WebSocket, subscriber: SocketSubscriber, channel: string, since: string, sendError: (error: unknown) => void, log: FastifyBaseLogger): void {
-    app.chatMessages.after({ channel }, since, CATCH_UP_LIMIT + 1).then(async (missed) => {
-      if (missed.length > CATCH_UP_LIMIT) {
-        sendError(new CatchUpTruncated(`more than ${CATCH_UP_LIMIT} messages since ${since}; sending the oldest ${CATCH_UP_LIMIT}, page the rest with GET /api/messages/${channel}?after=`))
+    // Frames wait until this instance receives the channel live (the sender's own echo included),
+    // and are committed one after the other, so a socket's messages keep their order.
+    const live = app.chatFanout.live(channel)
+    let previous: Promise<unknown> = live
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      let frame
+      try {
+        frame = readSendFrame(data, isBinary)
+      } catch (error) {
+        refuse(error, (error as FrameError).clientId)
+        return
       }
-      await subscriber.release(missed.slice(0, CATCH_UP_LIMIT))
-    }).catch((error: unknown) => {
+      const { content, clientId } = frame
+      const admitted = intake.admit({ channel, sender, content, clientId })
+      previous = previous.then(() => admitted).then(
+        (admission) => { intake.commit(admission).then((sent) => acknowledge(sent, clientId), (error: unknown) => refuse(error, clientId)) },
+        (error: unknown) => refuse(error, clientId)
+      )
+    })
+
+    if (since === undefined) return
+    live.then(() => app.chatFanout.frontier(channel)).then((frontier) => catchUp({
+      channel,
+      since,
+      subscriber,
+      reader,
+      frontier,
+      pageSize: CATCH_UP_PAGE_SIZE,
+      settleMs: SETTLE_MS,
+      onUnknownSince: () => sendError(new UnknownSince(since, channel)),
+      onGap: ({ from, to }) => sendError(new CatchUpGap(from, to))
+    })).catch((error: unknown) => {
       log.error({ err: error }, 'catching up a reconnecting client failed')
       socket.close(1011, 'could not read missed messages')
     })

@@ -19,7 +19,11 @@ t.test('a bad setting stops start-up with a clear error', async (t) => {
     [{ retryAttempts: 'many' }, /RETRY_ATTEMPTS \(option retryAttempts\) must be integer/],
     [{ retryAttempts: -1 }, /RETRY_ATTEMPTS/],
     [{ writeBatchSize: 0 }, /WRITE_BATCH_SIZE/],
-    [{ jwtSecret: undefined }, /JWT_SECRET \(option jwtSecret\) is required/]
+    [{ jwtSecret: undefined }, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL \(option jwtSecret, jwtPublicKey or jwtJwksUrl\) is required/],
+    [{ jwtPublicKey: 'not a key' }, /JWT_PUBLIC_KEY \(option jwtPublicKey\) is not a usable PEM public key/],
+    [{ jwtJwksUrl: 'ftp://id.example.com/jwks' }, /JWT_JWKS_URL \(option jwtJwksUrl\) must match pattern/],
+    [{ jwtJwksCooldownMs: 60_000 }, /JWT_JWKS_COOLDOWN_MS/],
+    [{ jwtClockToleranceS: -1 }, /JWT_CLOCK_TOLERANCE_S/]
   ]
   for (const [options, message] of cases) {
     const app = Fastify()

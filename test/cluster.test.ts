@@ -1,33 +1,14 @@
 // Three instances as separate processes sharing one MongoDB and one Redis.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'
-import { join } from 'node:path'
-import {
-  bearer, Client, eventually, get, post, sleep, startMongo, startRedis, startServerProcess, type ServerProcess
-} from './helper.js'
+import { bearer, Client, eventually, get, post, sleep, startCluster, wsUrlOf as wsUrl, type ServerProcess } from './helper.js'
 
 const COUNTS_TTL_MS = 1_500
 const member = (id: string) => bearer({ id, groups: ['team', 'other'] })
-const wsUrl = (server: ServerProcess, channel = 'team') => `${server.base.replace('http', 'ws')}/ws?channel=${channel}`
-
-async function cluster (t: Test) {
-  const mongo = await startMongo(t)
-  const redis = await startRedis(t)
-  const directory = t.testdir()
-  const servers = await Promise.all([0, 1, 2].map((i) => startServerProcess(t, {
-    MONGO_URI: mongo.uri,
-    MONGO_DB: mongo.db,
-    REDIS_URL: redis.url,
-    COUNTS_TTL_MS: String(COUNTS_TTL_MS),
-    DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`)
-  })))
-  return { mongo, redis, servers }
-}
-
 
 t.test('every client on every instance gets every message of its channel exactly once, in each publisher\'s order', async (t) => {
-  const { servers, mongo } = await cluster(t)
+  const { servers, mongo } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const clients = await Promise.all(servers.flatMap((server, i) => [
     Client.open(wsUrl(server), { headers: member(`u${i}a`) }),
     Client.open(wsUrl(server), { headers: member(`u${i}b`) })
@@ -64,7 +45,7 @@ t.test('every client on every instance gets every message of its channel exactly
 })
 
 t.test('counts are cluster-wide; a killed instance leaves them within the TTL, a stopped one at once', async (t) => {
-  const { servers } = await cluster(t)
+  const { servers } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const counts = (server: ServerProcess) => get(`${server.base}/api/messages/counts?channels=team,other,none`)
   const open = (server: ServerProcess, count: number) => Promise.all(Array.from({ length: count }, (_, i) => Client.open(wsUrl(server), { headers: member(`c${i}`) })))
   await open(servers[0]!, 1)
@@ -88,7 +69,7 @@ t.test('counts are cluster-wide; a killed instance leaves them within the TTL, a
 })
 
 t.test('Redis down: local delivery and storage go on; Redis back: fan-out resumes by itself', async (t) => {
-  const { servers, redis, mongo } = await cluster(t)
+  const { servers, redis, mongo } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const [a, b] = [servers[0]!, servers[1]!]
   const onA = await Client.open(wsUrl(a), { headers: member('a') })
   const onB = await Client.open(wsUrl(b), { headers: member('b') })
@@ -115,14 +96,14 @@ t.test('Redis down: local delivery and storage go on; Redis back: fan-out resume
 })
 
 t.test('an instance subscribes only to the channels its local clients are on', async (t) => {
-  const { servers, redis } = await cluster(t)
+  const { servers, redis } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
   const inspector = new Redis(redis.url)
   t.teardown(() => inspector.disconnect())
-  const subscribed = async () => (await inspector.pubsub('CHANNELS', 'chat:channel:*') as string[]).sort()
+  const subscribed = async () => (await inspector.pubsub('CHANNELS', 'chat:*') as string[]).sort()
   t.same(await subscribed(), [])
   const clients = await Promise.all(['team', 'other', 'team'].map((channel, i) => Client.open(wsUrl(servers[i]!, channel), { headers: member(`s${i}`) })))
-  t.same(await eventually(subscribed, (channels) => channels.length === 2), ['chat:channel:other', 'chat:channel:team'])
-  const teamSubscribers = async () => Number((await inspector.pubsub('NUMSUB', 'chat:channel:team') as Array<string | number>)[1])
+  t.same(await eventually(subscribed, (channels) => channels.length === 2), ['chat:{other}:messages', 'chat:{team}:messages'])
+  const teamSubscribers = async () => Number((await inspector.pubsub('NUMSUB', 'chat:{team}:messages') as Array<string | number>)[1])
   t.equal(await eventually(teamSubscribers, (count) => count === 2), 2, 'two instances hold team')
   await Promise.all(clients.map((client) => client.close()))
   t.same(await eventually(subscribed, (channels) => channels.length === 0), [], 'unsubscribed after the last local client left')

@@ -115,7 +115,7 @@ t.test('the document passes a real OpenAPI validator and documents every route w
     }
   }
   const send = document.paths['/chat/api/messages/{channel_id}'].post
-  t.same(Object.keys(send.responses).sort(), ['201', '400', '401', '403', '413', '414', '415', '503'])
+  t.same(Object.keys(send.responses).sort(), ['200', '201', '400', '401', '403', '413', '414', '415', '503'])
   t.match(send.requestBody.content['application/json'], { example: { content: 'hello group' } })
   t.match(send.responses['201'].content['application/json'], { example: { id: /^[0-9a-f]{24}$/ } })
   t.ok(send.responses['503'].headers['retry-after'], 'Retry-After is documented')
@@ -149,6 +149,8 @@ t.test('real answers of every route match the document, and every documented sta
   const postTo = (base: string, channel: string, body: string, headers: Record<string, string> = json) =>
     answer(`${base}/api/messages/${channel}`, { method: 'POST', headers, body })
   check('POST', send, await postTo(service.base, 'team', '{"content":"hello"}'))
+  check('POST', send, await postTo(service.base, 'team', '{"content":"once","clientId":"docs-1"}'))
+  check('POST', send, await postTo(service.base, 'team', '{"content":"once","clientId":"docs-1"}'))
   check('POST', send, await postTo(service.base, 'team', '{"content":5}'))
   check('POST', send, await postTo(service.base, 'team', '{"content":"x"}', { 'content-type': 'application/json' }))
   check('POST', send, await postTo(service.base, 'bob', '{"content":"x"}'))
@@ -182,11 +184,13 @@ t.test('real answers of every route match the document, and every documented sta
 t.test('the WebSocket frames the description promises', async (t) => {
   const service = await buildService(t)
   const client = await Client.open(`${service.ws}?channel=team`, { headers: bearer(alice) })
-  client.send({ content: 'hi' })
+  client.send({ content: 'hi', clientId: 'docs-ws' })
   client.send('not json')
-  const [message, refused] = await client.receive(2)
-  t.match(message, { id: /^[0-9a-f]{24}$/, channel: 'team', sender: 'alice', content: 'hi', createdAt: String })
-  t.match(refused, { error: { statusCode: 400, code: 'CHAT_INVALID_MESSAGE', error: 'Bad Request', message: String } })
+  const frames = await client.receive(3)
+  const message = frames.find((frame) => frame.content !== undefined)
+  t.match(message, { id: /^[0-9a-f]{24}$/, channel: 'team', sender: 'alice', content: 'hi', createdAt: String, seq: Number, clientId: 'docs-ws' })
+  t.same(frames.find((frame) => frame.ack !== undefined), { ack: { clientId: 'docs-ws', id: message.id } })
+  t.match(frames.find((frame) => frame.error !== undefined), { error: { statusCode: 400, code: 'CHAT_INVALID_MESSAGE', error: 'Bad Request', message: String } })
   await client.close()
 })
 

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { createInterface } from 'node:readline'
 import { createServer, connect, type Server, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -182,13 +183,17 @@ export function getWithBody (url: string, body: string, headers: Record<string, 
  * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data);
  * `stall()` keeps connections open and passes nothing.
  */
-export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void }> {
+export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void, unstall (): void }> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
   let isDown = false
   let stalled = false
+  const held: Array<() => void> = []
   const relay = (from: Socket, to: Socket): void => {
-    const pass = (chunk: Buffer) => { if (!to.destroyed && !stalled) to.write(chunk) }
+    const pass = (chunk: Buffer) => {
+      if (stalled) held.push(() => pass(chunk))
+      else if (!to.destroyed) to.write(chunk)
+    }
     from.on('data', (chunk: Buffer) => delayMs > 0 ? setTimeout(pass, delayMs, chunk) : pass(chunk))
     from.on('close', () => setTimeout(() => to.destroy(), delayMs))
     from.on('error', () => to.destroy())
@@ -219,7 +224,12 @@ export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise
     },
     up () { isDown = false },
     /** Connections stay open but nothing passes any more: a database that hangs. */
-    stall () { stalled = true }
+    stall () { stalled = true },
+    /** What a stall held back passes, in order, and traffic flows again. */
+    unstall () {
+      stalled = false
+      for (const passHeld of held.splice(0)) passHeld()
+    }
   }
 }
 
@@ -248,6 +258,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 export interface ServerProcess {
   base: string
+  pid: number
   logs: any[]
   exited: Promise<number | null>
   signal (name: NodeJS.Signals): void
@@ -255,22 +266,62 @@ export interface ServerProcess {
 
 /** Runs server.ts as its own process (as `npm start` does) and resolves once it listens. */
 export async function startServerProcess (t: Test, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const server = spawnServerProcess(t, env)
+  const base = await new Promise<string>((resolve, reject) => {
+    server.exited.then((code) => reject(new Error(`server exited with ${code} before listening`)))
+    server.onLog((entry) => {
+      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
+      if (address) resolve(address[1]!)
+    })
+  })
+  return { ...server, base }
+}
+
+/** Runs server.ts as its own process, whether or not it manages to start, and collects its log. */
+export function spawnServerProcess (t: Test, env: NodeJS.ProcessEnv): Omit<ServerProcess, 'base'> & { onLog (listener: (entry: any) => void): void } {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env }
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name]
   const child = spawn(process.execPath, [...process.execArgv, 'server.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   t.teardown(() => { child.kill('SIGKILL') })
   const logs: any[] = []
-  const base = await new Promise<string>((resolve, reject) => {
-    exited.then((code) => reject(new Error(`server exited with ${code} before listening`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line)
-      logs.push(entry)
-      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(entry.msg)
-      if (address) resolve(address[1]!)
+  const listeners: Array<(entry: any) => void> = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const entry = JSON.parse(line)
+    logs.push(entry)
+    for (const listener of listeners) listener(entry)
+  })
+  return { pid: child.pid!, logs, exited, signal: (name) => child.kill(name), onLog: (listener) => listeners.push(listener) }
+}
+
+/** Whether a process with this pid is running (a zombie, dead but not yet reaped, is not). */
+export function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+}
+
+/**
+ * A WebSocket client over a raw TCP socket that upgrades and then reads nothing: it neither
+ * takes what it is sent nor answers the closing handshake.
+ */
+export function stuckClient (url: string, headers: Record<string, string>): Promise<Socket> {
+  const { port, pathname, search } = new URL(url)
+  const socket = connect(Number(port), '127.0.0.1')
+  socket.on('error', () => {})
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${lines}\r\n`)
+  return new Promise((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause()
+      if (chunk.toString('latin1').startsWith('HTTP/1.1 101')) resolve(socket)
+      else reject(new Error(`upgrade refused: ${chunk.toString('latin1').split('\r\n')[0]}`))
     })
   })
-  return { base, logs, exited, signal: (name) => child.kill(name) }
 }
 
 /**
@@ -299,4 +350,27 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
   await start()
   t.teardown(stop)
   return { url: `redis://127.0.0.1:${port}`, stop, start }
+}
+
+/**
+ * Three instances (server.ts processes) sharing one MongoDB and one redis-server; `mongoUriOf`
+ * may put an instance behind a proxy.
+ */
+export async function startCluster (t: Test & { testdir (): string }, env: NodeJS.ProcessEnv = {}, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri) {
+  const mongo = await startMongo(t)
+  const redis = await startRedis(t)
+  const directory = t.testdir()
+  const servers = await Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
+    MONGO_URI: await mongoUriOf(mongo.uri, i),
+    MONGO_DB: mongo.db,
+    REDIS_URL: redis.url,
+    DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`),
+    ...env
+  })))
+  return { mongo, redis, servers }
+}
+
+/** The WebSocket URL of a server process for a channel. */
+export function wsUrlOf (server: ServerProcess, channel = 'team'): string {
+  return `${server.base.replace('http', 'ws')}/ws?channel=${channel}`
 }

@@ -65,8 +65,8 @@ t.test('MongoDB unreachable at start: the service starts, is not ready, and catc
   await eventually(() => get(`${service.base}/ready`), (response) => response.status === 200, 30_000)
   const stored = await eventually(() => service.collection.find().toArray(), (docs) => docs.length === 3, 30_000)
   t.same(stored.map((doc) => doc._id.toHexString()).sort(), accepted.sort())
-  const indexes = await eventually(() => service.collection.indexes(), (list) => list.length === 3, 30_000)
-  t.ok(indexes.some((index) => index.name === 'channel_newest_first'), 'indexes are created once the database is there')
+  const indexes = await eventually(() => service.collection.indexes(), (list) => list.length === 4, 30_000)
+  t.ok(indexes.some((index) => index.name === 'channel_seq'), 'indexes are created once the database is there')
 })
 
 t.test('retries exhausted: the batch goes to the dead-letter file, and a restart replays it exactly once', skipWithRealMongo, async (t) => {

@@ -1,18 +1,23 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { MongoClient } from 'mongodb'
 import { MessageStore } from '../../lib/message-store.js'
-import { createMessage, toDocument, type MessageDocument } from '../../lib/message.js'
+import { toDocument, type MessageDocument } from '../../lib/message.js'
 import { startMongo } from '../helper.js'
+import { testDocument, testMessage } from '../messages.js'
 
-t.test('insertBatch stores each message exactly once, however often it is repeated', async (t) => {
+async function storeFor (t: Test) {
   const mongo = await startMongo(t)
   const client = new MongoClient(mongo.uri)
   t.teardown(() => client.close())
   const collection = client.db(mongo.db).collection<MessageDocument>('messages')
   const store = new MessageStore(collection)
   await store.ensureIndexes()
+  return { collection, store }
+}
 
-  const batch = Array.from({ length: 20 }, (_, i) => toDocument(createMessage('c', 'u', `m${i}`)))
+t.test('insertBatch stores each message exactly once, however often it is repeated', async (t) => {
+  const { collection, store } = await storeFor(t)
+  const batch = Array.from({ length: 20 }, (_, i) => testDocument('c', 'u', `m${i}`))
   await store.insertBatch(batch.slice(0, 7))
   // A retry after a write that partly landed: seven of these are already stored.
   await store.insertBatch(batch)
@@ -22,21 +27,43 @@ t.test('insertBatch stores each message exactly once, however often it is repeat
   t.equal(new Set(ids).size, 20)
 
   const names = (await collection.indexes()).map((index) => index.name)
-  t.ok(names.includes('channel_newest_first'))
-  t.ok(names.includes('channel_sender_newest_first'))
+  t.ok(names.includes('channel_seq'))
+  t.ok(names.includes('channel_sender_seq'))
+  t.ok(names.includes('sender_client_id_unique'))
 })
 
-t.test('history is newest first, scoped and paged by id', async (t) => {
-  const mongo = await startMongo(t)
-  const client = new MongoClient(mongo.uri)
-  t.teardown(() => client.close())
-  const store = new MessageStore(client.db(mongo.db).collection<MessageDocument>('messages'))
-  const messages = ['a', 'b', 'c', 'd'].map((content, i) => createMessage(i === 3 ? 'other' : 'c', i % 2 === 0 ? 'x' : 'y', content))
-  await store.insertBatch(messages.map(toDocument))
+t.test('a sender\'s clientId names one message: a later document with it is superseded by the stored one', async (t) => {
+  const { collection, store } = await storeFor(t)
+  const first = testDocument('c', 'alice', 'hello', 'c-1')
+  t.same(await store.insertBatch([first, testDocument('c', 'alice', 'no id')]), new Map())
+  const resend = testDocument('c', 'alice', 'hello', 'c-1')
+  const fresh = testDocument('c', 'alice', 'next', 'c-2')
+  const otherSender = testDocument('c', 'bob', 'hello', 'c-1')
+  const superseded = await store.insertBatch([resend, fresh, otherSender])
+  t.same([...superseded.keys()], [resend._id.toHexString()])
+  t.equal(superseded.get(resend._id.toHexString())!._id.toHexString(), first._id.toHexString())
+  t.equal(await collection.countDocuments(), 4, 'the resend is not stored; the others are')
+
+  const twice = [testDocument('c', 'carol', 'a', 'same'), testDocument('c', 'carol', 'b', 'same')]
+  const inOneBatch = await store.insertBatch(twice)
+  t.equal(inOneBatch.get(twice[1]!._id.toHexString())?._id.toHexString(), twice[0]!._id.toHexString(), 'twice in one batch: the first stands')
+  t.equal(await collection.countDocuments({ sender: 'carol' }), 1)
+
+  t.same((await store.findByClientId('alice', 'c-1'))?.id, first._id.toHexString())
+  t.equal(await store.findByClientId('alice', 'missing'), undefined)
+})
+
+t.test('history is newest first by seq, scoped and paged; after reads forwards', async (t) => {
+  const { store } = await storeFor(t)
+  const messages = ['a', 'b', 'c', 'd'].map((content, i) => testMessage(i === 3 ? 'other' : 'c', i % 2 === 0 ? 'x' : 'y', content))
+  // Stored out of order: order comes from seq, not from the ids or the order of writes.
+  await store.insertBatch([...messages].reverse().map(toDocument))
   t.same((await store.history({ scope: { channel: 'c' }, limit: 10 })).map((m) => m.content), ['c', 'b', 'a'])
   t.same((await store.history({ scope: { channel: 'c', sender: 'x' }, limit: 10 })).map((m) => m.content), ['c', 'a'])
-  t.same((await store.history({ scope: { channel: 'c' }, limit: 10, before: messages[2]!.id })).map((m) => m.content), ['b', 'a'])
+  t.same((await store.history({ scope: { channel: 'c' }, limit: 10, beforeSeq: messages[2]!.seq })).map((m) => m.content), ['b', 'a'])
   t.same((await store.history({ scope: { channel: 'c' }, limit: 1 })).map((m) => m.content), ['c'])
+  t.same((await store.after({ channel: 'c' }, messages[0]!.seq, 10)).map((m) => m.content), ['b', 'c'])
+  t.same((await store.after({ channel: 'c' }, 0, 10, messages[1]!.seq)).map((m) => m.content), ['a', 'b'], 'up to a seq')
   const [first] = await store.history({ scope: { channel: 'c' }, limit: 1 })
   t.same(first, messages[2], 'a message reads back as it was created')
 })

@@ -1,9 +1,10 @@
 import t from 'tap'
 import { MessageWriter, type MessageWriterOptions } from '../../lib/message-writer.js'
-import { createMessage, toDocument, type MessageDocument } from '../../lib/message.js'
+import type { MessageDocument } from '../../lib/message.js'
+import { testDocument } from '../messages.js'
 
 const silent = { warn () {}, error () {} }
-const document = (content: string) => toDocument(createMessage('c', 'u', content))
+const document = (content: string) => testDocument('c', 'u', content)
 
 function writer (overrides: Partial<MessageWriterOptions> & Pick<MessageWriterOptions, 'insert'>): MessageWriter {
   return new MessageWriter({

@@ -1,0 +1,35 @@
+// The benchmarks' MongoDB: an external jongodb pinned to a core (or BENCH_MONGO_URI), and a
+// janitor that keeps the messages collection small.
+import type { Collection } from 'mongodb'
+import { jongodbBinary } from '../lib/embedded-mongo.js'
+import { pinned, startProcess } from './processes.js'
+
+/** BENCH_MONGO_URI, or a jongodb started on the core (BENCH_MONGO_CORE overrides it) and killed on exit. */
+export async function benchMongoUri (core: number): Promise<string> {
+  if (process.env.BENCH_MONGO_URI) return process.env.BENCH_MONGO_URI
+  const started = await startProcess(pinned(Number(process.env.BENCH_MONGO_CORE ?? core), jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
+  process.on('exit', () => started.child.kill('SIGKILL'))
+  return `mongodb://127.0.0.1:${started.port}/?directConnection=true`
+}
+
+/**
+ * jongodb's insert cost grows with a collection's live documents, so the bench keeps the
+ * collection small by deleting what the service stored, counting it as stored.
+ */
+export function janitor (collection: Collection): { stop (): Promise<number> } {
+  let removed = 0
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      removed += (await collection.deleteMany({})).deletedCount
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  })()
+  return {
+    async stop () {
+      running = false
+      await loop
+      return removed + (await collection.deleteMany({})).deletedCount
+    }
+  }
+}
