@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { cachedFor } from '../lib/cached-check.js'
 
 const PING_TIMEOUT_MS = 1_000
 const DEAD_LETTER_CHECK_TIMEOUT_MS = 1_000
+/** The dead-letter check spawns a process: at most one per this period, however often /ready is polled. */
+const DEAD_LETTER_CHECK_EVERY_MS = 2_000
 
 const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
@@ -10,7 +13,7 @@ const Readiness = Type.Object({
   queueDepth: Type.Integer(),
   queueThreshold: Type.Integer(),
   accepting: Type.Boolean(),
-  // Test-written on every call: without it, messages MongoDB does not take cannot be kept.
+  // Test-written (at most every 2 s): without it, messages MongoDB does not take cannot be kept.
   deadLetter: Type.Union([Type.Literal('writable'), Type.Literal('unwritable')]),
   // Reported, not required: without Redis, local delivery and persistence go on.
   redis: Type.Union([Type.Literal('single-instance'), Type.Literal('up'), Type.Literal('down')])
@@ -20,6 +23,8 @@ const Readiness = Type.Object({
 // write queue is over its threshold, the dead-letter file cannot be written, or the service
 // is shutting down.
 const ready: FastifyPluginAsyncTypebox = async (app) => {
+  const deadLetterWritable = cachedFor(DEAD_LETTER_CHECK_EVERY_MS, () =>
+    app.chatDeadLetter.check(DEAD_LETTER_CHECK_TIMEOUT_MS).then(() => true, () => false))
   app.get('/ready', {
     schema: {
       operationId: 'ready',
@@ -35,18 +40,18 @@ const ready: FastifyPluginAsyncTypebox = async (app) => {
   }, async (_request, reply) => {
     const writer = app.chatWriter
     const queueThreshold = app.chatSettings.readyQueueThreshold
-    const [databaseUp, deadLetterWritable] = await Promise.all([
+    const [databaseUp, deadLetterOk] = await Promise.all([
       app.chatStore.ping(PING_TIMEOUT_MS).then(() => true, () => false),
-      app.chatDeadLetter.check(DEAD_LETTER_CHECK_TIMEOUT_MS).then(() => true, () => false)
+      deadLetterWritable()
     ])
-    const isReady = databaseUp && deadLetterWritable && writer.accepting && writer.depth <= queueThreshold
+    const isReady = databaseUp && deadLetterOk && writer.accepting && writer.depth <= queueThreshold
     return reply.code(isReady ? 200 : 503).send({
       status: isReady ? 'ready' : 'not ready',
       database: databaseUp ? 'up' : 'down',
       queueDepth: writer.depth,
       queueThreshold,
       accepting: writer.accepting,
-      deadLetter: deadLetterWritable ? 'writable' : 'unwritable',
+      deadLetter: deadLetterOk ? 'writable' : 'unwritable',
       redis: app.chatFanout.status()
     })
   })

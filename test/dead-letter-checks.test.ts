@@ -53,7 +53,9 @@ t.test('a dead-letter location that becomes unwritable: /ready says so, and mess
   const accepted = await Promise.all([1, 2, 3, 4, 5].map(async (i) => (await post(`${server.base}/api/messages/team`, { content: `m${i}` }, bearer(member))).body.id))
   const logged = await eventually(() => server.logs.find((entry) => /dead-letter file is not writable/.test(entry.msg)), Boolean, 30_000)
   t.match(logged, { level: 50, count: Number, queued: 5, file }, 'an error log line counts them: the batch, and all that wait')
-  t.match(await get(`${server.base}/ready`), { status: 503, body: { deadLetter: 'unwritable', queueDepth: 5 } }, 'nothing was dropped')
+  // /ready checks the location at most every 2 s.
+  const notReady = await eventually(() => get(`${server.base}/ready`), (answer) => answer.body.deadLetter === 'unwritable', 10_000)
+  t.match(notReady, { status: 503, body: { deadLetter: 'unwritable', queueDepth: 5 } }, 'nothing was dropped')
 
   await rm(directory)
   // The file, or the copy a replay renamed it to while it waits for MongoDB.
@@ -64,7 +66,7 @@ t.test('a dead-letter location that becomes unwritable: /ready says so, and mess
   }
   const lines = await eventually(deadLetterLines, (found) => found.length === 5, 30_000)
   t.same(lines.map((line) => JSON.parse(line)._id).sort(), accepted.sort(), 'handed to the file once it can be written')
-  t.match(await get(`${server.base}/ready`), { body: { deadLetter: 'writable', queueDepth: 0 } })
+  t.match(await eventually(() => get(`${server.base}/ready`), (answer) => answer.body.deadLetter === 'writable', 10_000), { body: { deadLetter: 'writable', queueDepth: 0 } })
   server.signal('SIGTERM')
   t.equal(await server.exited, 0)
 })
