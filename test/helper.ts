@@ -359,15 +359,18 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
 export async function startCluster (t: Test & { testdir (): string }, env: NodeJS.ProcessEnv = {}, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri) {
   const mongo = await startMongo(t)
   const redis = await startRedis(t)
-  const directory = t.testdir()
-  const servers = await Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
+  const servers = await startInstances(t, t.testdir(), mongo, { REDIS_URL: redis.url, ...env }, mongoUriOf)
+  return { mongo, redis, servers }
+}
+
+/** Three instances (server.ts processes) sharing one MongoDB, each with its own dead-letter file. */
+export async function startInstances (t: Test, directory: string, mongo: { uri: string, db: string }, env: NodeJS.ProcessEnv, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri): Promise<ServerProcess[]> {
+  return Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
     MONGO_URI: await mongoUriOf(mongo.uri, i),
     MONGO_DB: mongo.db,
-    REDIS_URL: redis.url,
     DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`),
     ...env
   })))
-  return { mongo, redis, servers }
 }
 
 /** The WebSocket URL of a server process for a channel. */
