@@ -13,10 +13,15 @@ export interface RedisConnections {
    * a shard channel only to the shard that owns its slot.
    */
   sharded: boolean
+  /** Both connections are ready; on a cluster, every shard that owns slots also answered the last probe. */
+  isUp (): boolean
+  close (): void
 }
 
 /** Fail fast rather than hold a message while Redis is away: the fan-out then delivers it locally. */
 const COMMAND_TIMEOUT_MS = 2_000
+/** How often each shard of a cluster is pinged, so that one shard down shows as Redis down. */
+const SHARD_PROBE_INTERVAL_MS = 1_000
 
 /**
  * The publisher fails fast while Redis is away instead of queueing without bound (see `ready`);
@@ -35,18 +40,49 @@ export function redisConnections (settings: { redisUrl?: string | undefined, red
   const { redisUrl, redisClusterNodes } = settings
   if (redisClusterNodes !== undefined) {
     const seeds = clusterSeeds(redisClusterNodes)
+    const publisher = new Cluster(seeds, {
+      enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: ['chatPublish'],
+      redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS }
+    })
+    const subscriber = new Cluster(seeds, { shardedSubscribers: true })
+    let shardsUp = false
+    const check = (): void => {
+      everyShardAnswers(publisher).then((up) => { shardsUp = up }, () => { shardsUp = false })
+    }
+    const probe = setInterval(check, SHARD_PROBE_INTERVAL_MS).unref()
+    publisher.on('ready', check)
     return {
-      publisher: new Cluster(seeds, { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['chatPublish'], redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS } }),
-      subscriber: new Cluster(seeds, { shardedSubscribers: true }),
-      sharded: true
+      publisher,
+      subscriber,
+      sharded: true,
+      isUp: () => shardsUp && bothReady(publisher, subscriber),
+      close () {
+        clearInterval(probe)
+        publisher.disconnect()
+        subscriber.disconnect()
+      }
     }
   }
   if (redisUrl === undefined) return undefined
+  const publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true })
+  const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null })
   return {
-    publisher: new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true }),
-    subscriber: new Redis(redisUrl, { maxRetriesPerRequest: null }),
-    sharded: false
+    publisher,
+    subscriber,
+    sharded: false,
+    isUp: () => bothReady(publisher, subscriber),
+    close () {
+      publisher.disconnect()
+      subscriber.disconnect()
+    }
   }
+}
+
+/** The client, if it is connected (a cluster: has its slot map); throws otherwise, so callers fail fast instead of queueing. */
+export function ready<Client extends RedisClient> (client: Client): Client {
+  if (client.status !== 'ready') throw new Error(`Redis is not connected (${client.status})`)
+  return client
 }
 
 /** "host:port,host:port" (the settings schema has checked the shape); IPv6 hosts in brackets. */
@@ -58,8 +94,17 @@ export function clusterSeeds (list: string): ClusterNode[] {
   })
 }
 
-/** The client, if it is connected (a cluster: has its slot map); throws otherwise, so callers fail fast instead of queueing. */
-export function ready<Client extends RedisClient> (client: Client): Client {
-  if (client.status !== 'ready') throw new Error(`Redis is not connected (${client.status})`)
-  return client
+const bothReady = (publisher: RedisClient, subscriber: RedisClient): boolean => publisher.status === 'ready' && subscriber.status === 'ready'
+
+/**
+ * Pings the master of every slot range. ioredis's own status stays "ready" while one shard is
+ * down: it only needs some node to answer, and it reconnects to the others when they are used.
+ */
+async function everyShardAnswers (cluster: Cluster): Promise<boolean> {
+  if (cluster.status !== 'ready') return false
+  const owners = new Set(cluster.slots.flatMap((nodes) => nodes.slice(0, 1)))
+  if (owners.size === 0) return false
+  const masters = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]))
+  const answers = await Promise.all([...owners].map((owner) => masters.get(owner)?.ping().then(() => true, () => false) ?? false))
+  return answers.every(Boolean)
 }

@@ -67,6 +67,8 @@ export interface RedisFanoutOptions {
   subscriber: RedisClient
   /** SPUBLISH/SSUBSCRIBE (a Redis Cluster) instead of PUBLISH/SUBSCRIBE. */
   sharded: boolean
+  /** Whether Redis (every shard of a cluster) is reachable, for `status`. */
+  isUp (): boolean
   /** How long this instance's counts outlive it if it crashes. */
   countsTtlMs: number
   log: { warn (object: object, message: string): void, info (object: object, message: string): void }
@@ -182,8 +184,7 @@ export class RedisFanout implements Fanout {
   }
 
   status (): FanoutStatus {
-    const { publisher, subscriber } = this.#options
-    return publisher.status === 'ready' && subscriber.status === 'ready' ? 'up' : 'down'
+    return this.#options.isUp() ? 'up' : 'down'
   }
 
   /** "<seq> <json>", as PUBLISH_SCRIPT sends it. */

@@ -28,21 +28,20 @@ async function fanout (app: FastifyInstance): Promise<void> {
     app.decorate('chatFanout', singleInstance(app.chatHub, sequencer))
     return
   }
-  const { publisher, subscriber, sharded } = connections
+  const { publisher, subscriber, sharded, isUp } = connections
   for (const [name, connection] of Object.entries({ publisher, subscriber })) {
     connection.on('error', (error) => app.log.debug({ err: error, connection: name }, 'Redis connection error'))
     connection.on('close', () => app.log.warn({ connection: name }, 'Redis connection lost; local delivery and persistence go on'))
     connection.on('ready', () => app.log.info({ connection: name }, 'Redis connection ready'))
   }
-  const redis = new RedisFanout({ hub: app.chatHub, publisher, subscriber, sharded, countsTtlMs, log: app.log })
+  const redis = new RedisFanout({ hub: app.chatHub, publisher, subscriber, sharded, isUp, countsTtlMs, log: app.log })
   app.decorate('chatFanout', redis)
   app.chatMetrics.watchRedis(() => redis.status() === 'up')
   app.addHook('onReady', async () => redis.start())
   app.addHook('onClose', async () => {
     // A Redis that stalls must not hold up the shutdown (the write queue flushes after this).
     await Promise.race([redis.stop(), sleep(1_000, undefined, { ref: false })])
-    publisher.disconnect()
-    subscriber.disconnect()
+    connections.close()
   })
 }
 

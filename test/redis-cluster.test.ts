@@ -135,6 +135,9 @@ t.test('one shard restarted: other shards keep delivering, its channels resume, 
   t.equal((await onB.receive(1))[0].id, first.id)
 
   await shard.stop()
+  await eventually(() => get(`${a.base}/ready`), (response) => response.body.redis === 'down')
+  t.equal((await get(`${a.base}/ready`)).status, 200, 'one shard down: Redis reported down, the instance still ready')
+  t.match(await (await fetch(`${a.base}/metrics`)).text(), /^chat_redis_up 0$/m)
   const during = await send(a, channel, 'while its shard is down')
   const other = await send(a, control, 'on another shard meanwhile')
   await eventually(() => controlOnB.frames, (frames) => frames.some((frame) => frame.id === other.id))
@@ -142,6 +145,7 @@ t.test('one shard restarted: other shards keep delivering, its channels resume, 
 
   await shard.start()
   await clusterOk(shard.inspect)
+  await Promise.all(servers.map((server) => redisUp(server)))
   // Each instance's subscriber reconnects to the shard and subscribes again by itself.
   let resumed: { id: string } | undefined
   for (let attempt = 0; resumed === undefined && attempt < 20; attempt++) {
