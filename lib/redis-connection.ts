@@ -13,14 +13,14 @@ export interface RedisConnections {
    * a shard channel only to the shard that owns its slot.
    */
   sharded: boolean
-  /** Both connections are ready; on a cluster, every shard that owns slots also answered the last probe. */
+  /** Both connections are ready; on a cluster, every shard that owns slots also said it serves at the last probe. */
   isUp (): boolean
   close (): void
 }
 
 /** Fail fast rather than hold a message while Redis is away: the fan-out then delivers it locally. */
 const COMMAND_TIMEOUT_MS = 2_000
-/** How often each shard of a cluster is pinged, so that one shard down shows as Redis down. */
+/** How often each shard of a cluster is asked for its state, so that one shard down shows as Redis down. */
 const SHARD_PROBE_INTERVAL_MS = 1_000
 
 /**
@@ -45,7 +45,9 @@ export function redisConnections (settings: { redisUrl?: string | undefined, red
       autoPipeliningIgnoredCommands: ['chatPublish'],
       redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS }
     })
-    const subscriber = new Cluster(seeds, { shardedSubscribers: true })
+    // Each shard's subscriber connects at start rather than at its first subscription, so a
+    // client's channel is subscribed about as soon as with one Redis.
+    const subscriber = new Cluster(seeds, { shardedSubscribers: true, redisOptions: { lazyConnect: false } })
     let shardsUp = false
     const check = (): void => {
       everyShardAnswers(publisher).then((up) => { shardsUp = up }, () => { shardsUp = false })
@@ -97,14 +99,15 @@ export function clusterSeeds (list: string): ClusterNode[] {
 const bothReady = (publisher: RedisClient, subscriber: RedisClient): boolean => publisher.status === 'ready' && subscriber.status === 'ready'
 
 /**
- * Pings the master of every slot range. ioredis's own status stays "ready" while one shard is
- * down: it only needs some node to answer, and it reconnects to the others when they are used.
+ * Asks the master of every slot range whether it serves (a restarted master waits a few seconds
+ * before it does). ioredis's own status stays "ready" while one shard is down: it only needs some
+ * node to answer, and it reconnects to the others when they are used.
  */
 async function everyShardAnswers (cluster: Cluster): Promise<boolean> {
   if (cluster.status !== 'ready') return false
   const owners = new Set(cluster.slots.flatMap((nodes) => nodes.slice(0, 1)))
   if (owners.size === 0) return false
   const masters = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]))
-  const answers = await Promise.all([...owners].map((owner) => masters.get(owner)?.ping().then(() => true, () => false) ?? false))
+  const answers = await Promise.all([...owners].map((owner) => masters.get(owner)?.cluster('INFO').then((info) => /^cluster_state:ok/m.test(info), () => false) ?? false))
   return answers.every(Boolean)
 }

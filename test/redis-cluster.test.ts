@@ -17,6 +17,10 @@ async function channelOnEveryShard (cluster: RedisCluster): Promise<Array<{ chan
   return [...found].map(([shard, channel]) => ({ channel, shard }))
 }
 
+/** Instances subscribed to the channel on this node (SPUBLISH/SSUBSCRIBE only: plain PUBLISH's subscribers are not counted). */
+const subscribers = (node: RedisClusterNode, channel: string) =>
+  node.inspect.pubsub('SHARDNUMSUB', `chat:{${channel}}:messages`).then((reply) => Number((reply as [string, number])[1]))
+
 /** An instance connects to the cluster after it starts listening; until then it delivers locally only. */
 const redisUp = (server: ServerProcess, timeoutMs?: number) =>
   eventually(() => get(`${server.base}/ready`), (response) => response.body.redis === 'up', timeoutMs)
@@ -35,17 +39,25 @@ async function startAll (t: Test) {
   return { cluster, servers, rooms, member, messages }
 }
 
-t.test('REDIS_URL and REDIS_CLUSTER_NODES together: the service does not start, and the error names both', async (t) => {
-  const server = spawnServerProcess(t, { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: '127.0.0.1:2,127.0.0.1:3', MONGO_URI: 'mongodb://127.0.0.1:4' })
-  t.not(await server.exited, 0)
-  const failure = server.logs.map((entry) => `${entry.msg} ${entry.err?.message ?? ''}`).join('\n')
-  t.match(failure, /REDIS_URL.*REDIS_CLUSTER_NODES|REDIS_CLUSTER_NODES.*REDIS_URL/)
+/** Starts server.ts with these settings and resolves with what it logged before it exited. */
+async function startFailure (t: Test, env: NodeJS.ProcessEnv): Promise<string> {
+  const server = spawnServerProcess(t, { MONGO_URI: 'mongodb://127.0.0.1:1', ...env })
+  t.not(await server.exited, 0, 'the service does not start')
+  return server.logs.map((entry) => `${entry.msg} ${entry.err?.message ?? ''}`).join('\n')
+}
+
+t.test('REDIS_URL and REDIS_CLUSTER_NODES together, or seeds that are not host:port: the service does not start and says why', async (t) => {
+  t.match(await startFailure(t, { REDIS_URL: 'redis://127.0.0.1:2', REDIS_CLUSTER_NODES: '127.0.0.1:3,127.0.0.1:4' }),
+    /REDIS_URL \(option redisUrl\) and REDIS_CLUSTER_NODES \(option redisClusterNodes\) exclude each other/)
+  t.match(await startFailure(t, { REDIS_CLUSTER_NODES: '127.0.0.1:3,redis-b' }), /REDIS_CLUSTER_NODES \(option redisClusterNodes\) must match pattern/)
 })
 
 t.test('every client gets each message once, in seq order, through the one shard that owns its channel', async (t) => {
   const { cluster, servers, rooms, member, messages } = await startAll(t)
   const listeners = await Promise.all(servers.flatMap((server, i) => rooms.map(({ channel }) =>
     Client.open(wsUrl(server, channel), { headers: member(`reader-${i}`) }).then((client) => ({ channel, client })))))
+  // A client gets the messages published once its instance's subscription is in place.
+  for (const { channel, shard } of rooms) await eventually(() => subscribers(shard, channel), (count) => count === servers.length)
 
   const perPublisher = 5
   const sent = await Promise.all(servers.flatMap((server, i) => rooms.map(async ({ channel }) => {
@@ -72,10 +84,8 @@ t.test('every client gets each message once, in seq order, through the one shard
   await eventually(() => messages.countDocuments(), (count) => count === rooms.length * perChannel)
 
   for (const { channel, shard } of rooms) {
-    const name = `chat:{${channel}}:messages`
     for (const node of cluster.nodes) {
-      const [, subscribers] = await node.inspect.pubsub('SHARDNUMSUB', name) as [string, number]
-      t.equal(subscribers, node === shard ? servers.length : 0, `${channel}: every instance subscribed on the owning shard only`)
+      t.equal(await subscribers(node, channel), node === shard ? servers.length : 0, `${channel}: every instance subscribed on the owning shard only`)
     }
   }
   for (const node of cluster.nodes) {
@@ -84,6 +94,10 @@ t.test('every client gets each message once, in seq order, through the one shard
     t.notMatch(stats, /cmdstat_publish:/, 'no plain PUBLISH, which a cluster would send to every node')
     t.match(stats, /cmdstat_spublish:calls=\d+/, 'SPUBLISH on each shard')
   }
+
+  await Promise.all(listeners.map(({ client }) => client.close()))
+  for (const { channel, shard } of rooms) await eventually(() => subscribers(shard, channel), (count) => count === 0)
+  t.pass('the last local client gone, each instance unsubscribes from the shard channel')
 })
 
 t.test('counts are cluster-wide; a killed instance leaves them within the TTL while the others go on delivering', async (t) => {
@@ -120,10 +134,11 @@ t.test('counts are cluster-wide; a killed instance leaves them within the TTL wh
 
 t.test('one shard restarted: other shards keep delivering, its channels resume, nothing accepted is lost', async (t) => {
   const { servers, rooms, member, messages } = await startAll(t)
-  const [{ channel, shard }, { channel: control }] = rooms
+  const [{ channel, shard }, { channel: control, shard: controlShard }] = rooms
   const [a, b] = [servers[0]!, servers[1]!]
   const onB = await Client.open(wsUrl(b, channel), { headers: member('b') })
   const controlOnB = await Client.open(wsUrl(b, control), { headers: member('b') })
+  await eventually(() => Promise.all([subscribers(shard, channel), subscribers(controlShard, control)]), (counts) => counts.every((count) => count === 1))
   const accepted: string[] = []
   const send = async (server: ServerProcess, to: string, content: string) => {
     const answer = await post(`${server.base}/api/messages/${to}`, { content }, member('writer'))
