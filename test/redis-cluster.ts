@@ -31,6 +31,8 @@ export async function startRedisCluster (t: Test, directory: string, size = 3): 
       throw new Error(`${tool} is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server redis-tools; macOS: brew install redis)`)
     }
   }
+  const major = Number(/v=(\d+)\./.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1])
+  if (!(major >= 7)) throw new Error('sharded pub/sub needs Redis 7 or later; redis-server on PATH is older')
   const nodes = await Promise.all(Array.from({ length: size }, () => clusterNode(t, directory)))
   const addresses = nodes.map((node) => `127.0.0.1:${node.port}`)
   const create = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
