@@ -1,11 +1,10 @@
 // A real three-master Redis Cluster for tests: three `redis-server --cluster-enabled yes` on free
 // ports, each with its config file in the test's directory, joined by `redis-cli --cluster create`.
 // A node can be killed and started again on the same port with the same config file.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { eventually, freePort } from './helper.js'
+import { eventually, freePort, redisServer } from './helper.js'
 
 type Test = { teardown (fn: () => unknown): void }
 
@@ -57,25 +56,10 @@ export async function clusterOk (node: Redis, timeoutMs = 20_000): Promise<void>
 
 async function clusterNode (t: Test, directory: string): Promise<RedisClusterNode> {
   const [port, busPort] = [await freePort(), await freePort()]
-  const args = [
-    '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
-    '--cluster-enabled', 'yes', '--cluster-config-file', join(directory, `nodes-${port}.conf`),
-    '--dir', directory, '--save', '', '--appendonly', 'no'
-  ]
-  let child: ChildProcess | undefined
-  const start = async (): Promise<void> => {
-    const server = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] })
-    child = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('exit', (code) => reject(new Error(`redis-server (cluster node on ${port}) exited with ${code}`)))
-      createInterface({ input: server.stdout! }).on('line', (line) => { if (/Ready to accept connections/.test(line)) resolve() })
-    })
-  }
-  const stop = async (): Promise<void> => {
-    const server = child
-    if (server === undefined || server.exitCode !== null) return
-    await new Promise((resolve) => { server.once('exit', resolve); server.kill('SIGKILL') })
-  }
+  const { start, stop } = redisServer(port, [
+    '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
+    '--cluster-config-file', join(directory, `nodes-${port}.conf`), '--dir', directory
+  ])
   await start()
   const inspect = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 100 })
   inspect.on('error', () => {})
