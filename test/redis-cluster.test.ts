@@ -130,6 +130,11 @@ t.test('counts are cluster-wide; a killed instance leaves them within the TTL wh
     }
   }
   t.ok(servers.slice(0, 2).every((server) => server.logs.every((entry) => !/ordering a message through Redis failed/.test(entry.msg))), 'no message was ordered locally')
+
+  servers[1]!.signal('SIGTERM')
+  t.equal(await servers[1]!.exited, 0, 'a clean shutdown on a cluster exits 0')
+  t.same((await eventually(() => counts(servers[0]!), (response) => names.every((channel) => response.body[channel] === 1), 1_000)).body,
+    everywhere(1), 'and takes its clients out of the counts at once')
 })
 
 t.test('one shard restarted: other shards keep delivering, its channels resume, nothing accepted is lost', async (t) => {
