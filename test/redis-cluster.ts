@@ -56,8 +56,10 @@ export async function clusterOk (node: Redis, timeoutMs = 20_000): Promise<void>
 
 async function clusterNode (t: Test, directory: string): Promise<RedisClusterNode> {
   const [port, busPort] = [await freePort(), await freePort()]
+  // The node timeout leaves a restarted node time to come back before the others mark it failed
+  // (and, with full coverage required, stop serving), even on a slow machine.
   const { start, stop } = redisServer(port, [
-    '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
+    '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-node-timeout', '30000',
     '--cluster-config-file', join(directory, `nodes-${port}.conf`), '--dir', directory
   ])
   await start()
