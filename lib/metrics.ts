@@ -192,7 +192,7 @@ export class PrometheusMetrics implements ChatMetrics {
   }
 
   watchRedis (isUp: () => boolean): void {
-    this.#gauge('chat_redis_up', '1 while both Redis connections (publish and subscribe) are ready, 0 otherwise.', () => (isUp() ? 1 : 0))
+    this.#gauge('chat_redis_up', '1 while both Redis connections (publish and subscribe) are ready (on a Redis Cluster: and every shard answers), 0 otherwise.', () => (isUp() ? 1 : 0))
   }
 
   async scrape (): Promise<string> {

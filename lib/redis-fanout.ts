@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { deliverLocally, type Fanout, type FanoutStatus, type Published } from './fanout.js'
 import type { Hub } from './hub.js'
+import { ready, type RedisClient } from './redis-connection.js'
 import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
 import { LocalSequencer, type Position } from './sequencer.js'
 import { textFrame } from './ws-frame.js'
 
-const COUNTS_PREFIX = 'chat:counts:'
-const INSTANCES_KEY = 'chat:instances'
+// The counts keys share one hash tag, so that one transaction can write them on a cluster too.
+const COUNTS_PREFIX = 'chat:{counts}:'
+const INSTANCES_KEY = 'chat:{counts}:instances'
 const INSTANCE_ID_LENGTH = 16
 const WARN_INTERVAL_MS = 5_000
 const COUNTS_DEBOUNCE_MS = 50
@@ -18,7 +19,8 @@ const CLIENT_ID_TTL_MS = 10 * 60 * 1000
 /** Channels whose newest seq this instance remembers at most (a floor for sequencing while Redis is away). */
 const REMEMBERED_CHANNELS = 100_000
 
-// Every key of a channel carries the channel in braces: one Redis Cluster slot per channel.
+// Every key of a channel, and its pub/sub channel, carry the channel in braces: one Redis Cluster
+// slot per channel, so the ordering script's keys and its shard channel are all on one shard.
 const sequenceKey = (channel: string): string => `chat:{${channel}}:seq`
 const messagesChannel = (channel: string): string => `chat:{${channel}}:messages`
 const clientIdKey = (channel: string, sender: string, clientId: string): string => `chat:{${channel}}:cid:${clientId}|${sender}`
@@ -30,9 +32,9 @@ const channelOf = (redisChannel: string): string => redisChannel.slice('chat:{'.
  * state is missing or below the floor), and the message goes out as "<seq> <json>". Redis runs
  * scripts one at a time, so the publishes of a channel leave in seq order.
  * KEYS: sequence hash, [clientId key]. ARGV: pub/sub channel, JSON before the seq, JSON after
- * it, floor, sequence TTL, clientId TTL.
+ * it, floor, sequence TTL, clientId TTL. `publish` is PUBLISH, or SPUBLISH on a cluster.
  */
-const PUBLISH_SCRIPT = `
+const publishScript = (publish: 'PUBLISH' | 'SPUBLISH'): string => `
 if KEYS[2] then
   local earlier = redis.call('GET', KEYS[2])
   if earlier then return {0, earlier} end
@@ -49,7 +51,7 @@ redis.call('HSET', KEYS[1], 's', text)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local json = ARGV[2] .. text .. ARGV[3]
 if KEYS[2] then redis.call('SET', KEYS[2], json, 'PX', ARGV[6]) end
-redis.call('PUBLISH', ARGV[1], text .. ' ' .. json)
+redis.call('${publish}', ARGV[1], text .. ' ' .. json)
 return {1, text}
 `
 
@@ -61,8 +63,12 @@ declare module 'ioredis' {
 
 export interface RedisFanoutOptions {
   hub: Hub
-  publisher: Redis
-  subscriber: Redis
+  publisher: RedisClient
+  subscriber: RedisClient
+  /** SPUBLISH/SSUBSCRIBE (a Redis Cluster) instead of PUBLISH/SUBSCRIBE. */
+  sharded: boolean
+  /** Whether Redis (every shard of a cluster) is reachable, for `status`. */
+  isUp (): boolean
   /** How long this instance's counts outlive it if it crashes. */
   countsTtlMs: number
   log: { warn (object: object, message: string): void, info (object: object, message: string): void }
@@ -90,14 +96,15 @@ export class RedisFanout implements Fanout {
 
   constructor (options: RedisFanoutOptions) {
     this.#options = options
-    const { hub, subscriber, publisher } = options
-    publisher.defineCommand('chatPublish', { lua: PUBLISH_SCRIPT })
-    subscriber.on('messageBuffer', (redisChannel: Buffer, payload: Buffer) => this.#receive(redisChannel, payload))
+    const { hub, subscriber, publisher, sharded } = options
+    publisher.defineCommand('chatPublish', { lua: publishScript(sharded ? 'SPUBLISH' : 'PUBLISH') })
+    subscriber.on(sharded ? 'smessageBuffer' : 'messageBuffer', (redisChannel: Buffer, payload: Buffer) => this.#receive(redisChannel, payload))
     hub.watch({
       onChannelOpened: (channel) => this.#subscribe(channel),
       onChannelClosed: (channel) => {
         this.#subscriptions.delete(channel)
-        this.#follow(subscriber.unsubscribe(messagesChannel(channel)), 'unsubscribe')
+        const name = messagesChannel(channel)
+        this.#follow(options.sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name), 'unsubscribe')
       },
       onCountChanged: () => this.#countsDidChange()
     })
@@ -128,7 +135,7 @@ export class RedisFanout implements Fanout {
     const floor = this.#fallback.current(channel)?.seq ?? 0
     let reply: [0 | 1, string]
     try {
-      reply = await publisher.chatPublish(keys.length, ...keys, messagesChannel(channel), before, after,
+      reply = await ready(publisher).chatPublish(keys.length, ...keys, messagesChannel(channel), before, after,
         String(floor), String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS))
     } catch (error) {
       this.#warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
@@ -163,7 +170,7 @@ export class RedisFanout implements Fanout {
   async counts (channels: string[]): Promise<Record<string, number>> {
     const { publisher, hub } = this.#options
     const totals = channels.map((channel) => hub.count(channel))
-    const instances = (await publisher.zrangebyscore(INSTANCES_KEY, Date.now(), '+inf'))
+    const instances = (await ready(publisher).zrangebyscore(INSTANCES_KEY, Date.now(), '+inf'))
       .filter((instance) => instance !== this.instanceId)
     if (instances.length > 0) {
       const pipeline = publisher.pipeline()
@@ -177,8 +184,7 @@ export class RedisFanout implements Fanout {
   }
 
   status (): FanoutStatus {
-    const { publisher, subscriber } = this.#options
-    return publisher.status === 'ready' && subscriber.status === 'ready' ? 'up' : 'down'
+    return this.#options.isUp() ? 'up' : 'down'
   }
 
   /** "<seq> <json>", as PUBLISH_SCRIPT sends it. */
@@ -192,7 +198,9 @@ export class RedisFanout implements Fanout {
   }
 
   #subscribe (channel: string): void {
-    const subscription = this.#options.subscriber.subscribe(messagesChannel(channel))
+    const { subscriber, sharded } = this.#options
+    const name = messagesChannel(channel)
+    const subscription = sharded ? subscriber.ssubscribe(name) : subscriber.subscribe(name)
     this.#subscriptions.set(channel, subscription)
     this.#follow(subscription, 'subscribe')
   }
@@ -221,7 +229,7 @@ export class RedisFanout implements Fanout {
     const expiresAt = Date.now() + countsTtlMs
     // The whole hash every time, not only changes: a Redis that restarted or was flushed in
     // between has lost it, and a lone PEXPIRE would not bring it back.
-    const transaction = publisher.multi().del(this.#countsKey)
+    const transaction = ready(publisher).multi().del(this.#countsKey)
     const counts = hub.counts()
     if (counts.size > 0) transaction.hset(this.#countsKey, Object.fromEntries(counts))
     transaction.pexpire(this.#countsKey, countsTtlMs)

@@ -21,6 +21,10 @@ export const SettingsSchema = Type.Object({
   jwtClockToleranceS: Type.Integer({ minimum: 0, maximum: 300, default: 5, description: 'Leeway for exp and nbf' }),
   jwtCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1_000, description: 'Verified tokens kept until they expire; 0 verifies every time' }),
   redisUrl: Type.Optional(Type.String({ minLength: 1, description: 'Redis for fan-out and counts across instances; unset runs as a single instance' })),
+  redisClusterNodes: Type.Optional(Type.String({
+    pattern: '^\\s*[^,\\s]+:\\d{1,5}\\s*(,\\s*[^,\\s]+:\\d{1,5}\\s*)*$',
+    description: 'A Redis Cluster for fan-out (sharded pub/sub) and counts: comma-separated host:port seeds; exclusive with REDIS_URL'
+  })),
   countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
   writeBatchWindowMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 5 }),

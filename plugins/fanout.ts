@@ -1,10 +1,11 @@
 // Decorates `chatFanout`: delivery to WebSocket clients on other instances, and cluster-wide
-// counts, over Redis when REDIS_URL is set (its state is a metric); a single instance otherwise.
+// counts, over Redis when REDIS_URL or REDIS_CLUSTER_NODES is set (its state is a metric);
+// a single instance otherwise.
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { singleInstance, type Fanout } from '../lib/fanout.js'
+import { redisConnections } from '../lib/redis-connection.js'
 import { RedisFanout } from '../lib/redis-fanout.js'
 import { LocalSequencer } from '../lib/sequencer.js'
 
@@ -18,33 +19,29 @@ declare module 'fastify' {
 }
 
 async function fanout (app: FastifyInstance): Promise<void> {
-  const { redisUrl, countsTtlMs } = app.chatSettings
-  if (redisUrl === undefined) {
+  const { countsTtlMs } = app.chatSettings
+  const connections = redisConnections(app.chatSettings)
+  if (connections === undefined) {
     const sequencer = new LocalSequencer()
     const sweep = setInterval(() => sequencer.forgetIdle(LOCAL_SEQUENCE_IDLE_MS), 60_000).unref()
     app.addHook('onClose', async () => clearInterval(sweep))
     app.decorate('chatFanout', singleInstance(app.chatHub, sequencer))
     return
   }
-  // Publishing and counting fail fast while Redis is away instead of queueing without bound;
-  // the subscriber keeps its own queue so subscriptions made meanwhile are sent on reconnect.
-  // Commands issued in the same tick (one ordering script per message) go out as one pipeline.
-  const publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true })
-  const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null })
+  const { publisher, subscriber, sharded, isUp } = connections
   for (const [name, connection] of Object.entries({ publisher, subscriber })) {
     connection.on('error', (error) => app.log.debug({ err: error, connection: name }, 'Redis connection error'))
     connection.on('close', () => app.log.warn({ connection: name }, 'Redis connection lost; local delivery and persistence go on'))
     connection.on('ready', () => app.log.info({ connection: name }, 'Redis connection ready'))
   }
-  const redis = new RedisFanout({ hub: app.chatHub, publisher, subscriber, countsTtlMs, log: app.log })
+  const redis = new RedisFanout({ hub: app.chatHub, publisher, subscriber, sharded, isUp, countsTtlMs, log: app.log })
   app.decorate('chatFanout', redis)
   app.chatMetrics.watchRedis(() => redis.status() === 'up')
   app.addHook('onReady', async () => redis.start())
   app.addHook('onClose', async () => {
     // A Redis that stalls must not hold up the shutdown (the write queue flushes after this).
     await Promise.race([redis.stop(), sleep(1_000, undefined, { ref: false })])
-    publisher.disconnect()
-    subscriber.disconnect()
+    connections.close()
   })
 }
 

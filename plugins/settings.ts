@@ -23,7 +23,10 @@ async function settings (app: FastifyInstance, options: ChatOptions): Promise<vo
   } catch (error) {
     throw new Error(`Invalid chat service setting: ${describeSettingErrors((error as Error).message)}`)
   }
-  const { jwtSecret, jwtPublicKey, jwtJwksUrl, jwtInsecureSkipVerify } = app.chatSettings
+  const { jwtSecret, jwtPublicKey, jwtJwksUrl, jwtInsecureSkipVerify, redisUrl, redisClusterNodes } = app.chatSettings
+  if (redisUrl !== undefined && redisClusterNodes !== undefined) {
+    throw new Error('Invalid chat service setting: REDIS_URL (option redisUrl) and REDIS_CLUSTER_NODES (option redisClusterNodes) exclude each other; set one')
+  }
   if (jwtSecret === undefined && jwtPublicKey === undefined && jwtJwksUrl === undefined && !jwtInsecureSkipVerify) {
     throw new Error('Invalid chat service setting: JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (option jwtSecret, jwtPublicKey or jwtJwksUrl) is required to verify tokens')
   }

@@ -333,12 +333,20 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
     throw new Error('redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)')
   }
   const port = await freePort()
+  const { start, stop } = redisServer(port)
+  await start()
+  t.teardown(stop)
+  return { url: `redis://127.0.0.1:${port}`, stop, start }
+}
+
+/** A redis-server on 127.0.0.1 and this port, without persistence, that can be killed and started again with the same arguments. */
+export function redisServer (port: number, args: string[] = []): { start (): Promise<void>, stop (): Promise<void> } {
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
-    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     child = server
     await new Promise<void>((resolve, reject) => {
-      server.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)))
+      server.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}`)))
       createInterface({ input: server.stdout! }).on('line', (line) => { if (/Ready to accept connections/.test(line)) resolve() })
     })
   }
@@ -347,9 +355,7 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
     if (server === undefined || server.exitCode !== null) return
     await new Promise((resolve) => { server.once('exit', resolve); server.kill('SIGKILL') })
   }
-  await start()
-  t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, stop, start }
+  return { start, stop }
 }
 
 /**
@@ -359,15 +365,18 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
 export async function startCluster (t: Test & { testdir (): string }, env: NodeJS.ProcessEnv = {}, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri) {
   const mongo = await startMongo(t)
   const redis = await startRedis(t)
-  const directory = t.testdir()
-  const servers = await Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
+  const servers = await startInstances(t, t.testdir(), mongo, { REDIS_URL: redis.url, ...env }, mongoUriOf)
+  return { mongo, redis, servers }
+}
+
+/** Three instances (server.ts processes) sharing one MongoDB, each with its own dead-letter file. */
+export async function startInstances (t: Test, directory: string, mongo: { uri: string, db: string }, env: NodeJS.ProcessEnv, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri): Promise<ServerProcess[]> {
+  return Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
     MONGO_URI: await mongoUriOf(mongo.uri, i),
     MONGO_DB: mongo.db,
-    REDIS_URL: redis.url,
     DEAD_LETTER_FILE: join(directory, `dead-letter-${i}.jsonl`),
     ...env
   })))
-  return { mongo, redis, servers }
 }
 
 /** The WebSocket URL of a server process for a channel. */
