@@ -1,5 +1,6 @@
 import t from 'tap'
 import { catchUp, firstGap, type Gap } from '../../lib/catch-up.js'
+import { MemoryBudget } from '../../lib/memory-budget.js'
 import type { ChatMessage } from '../../lib/message.js'
 
 const message = (seq: number) => ({ id: `id-${seq}`, seq }) as ChatMessage
@@ -10,7 +11,8 @@ function setup (readable: number[], pageSize = 3) {
   let liveFrom: number | undefined
   const reads: number[] = []
   const subscriber = {
-    sendMissed: async (missed: readonly object[]) => { sent.push(...missed.map((m) => (m as ChatMessage).seq)); return true },
+    sendMissed: (missed: readonly object[]) => { sent.push(...missed.map((m) => (m as ChatMessage).seq)); return missed.length },
+    taken: async () => true,
     goLive: (covered: number) => { liveFrom = covered }
   }
   const reader = {
@@ -20,7 +22,8 @@ function setup (readable: number[], pageSize = 3) {
       return readable.filter((seq) => seq > after && seq <= until).sort((a, b) => a - b).slice(0, limit).map(message)
     }
   }
-  return { sent, reads, subscriber, reader, liveFrom: () => liveFrom, pageSize }
+  const memory = { budget: new MemoryBudget(1_000), pageBytes: pageSize, waitMs: 0 }
+  return { sent, reads, subscriber, reader, liveFrom: () => liveFrom, pageSize, memory, onBusy: () => { throw new Error('the budget is never short here') } }
 }
 
 t.test('sends every message after since up to the frontier, page by page, then goes live after the last one', async (t) => {
