@@ -122,6 +122,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       }
       const { content, clientId } = frame
       const admitted = intake.admit({ channel, sender, content, clientId })
+      // Refused at once (rate, shutdown) while earlier frames are still in the chain: answered in turn below.
+      admitted.catch(() => {})
       previous = previous.then(() => admitted).then(
         (admission) => { intake.commit(admission).then((sent) => acknowledge(sent, clientId), (error: unknown) => refuse(error, clientId)) },
         (error: unknown) => refuse(error, clientId)
