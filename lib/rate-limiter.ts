@@ -56,7 +56,8 @@ export class RateLimiter {
       return 0
     }
     if (bucket !== undefined) { bucket.tokens = tokens; bucket.at = now }
-    return Math.ceil((1 - tokens) * 1000 / this.#rate)
+    // Less a rounding error: 1 - 0.998 tokens at 2/s is 1 ms, not 1.0000000000000009.
+    return Math.max(1, Math.ceil((1 - tokens) * 1000 / this.#rate - 1e-6))
   }
 
   #tokens (bucket: Bucket, now: number): number {
