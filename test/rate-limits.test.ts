@@ -64,6 +64,16 @@ t.test('one user flooding over WebSocket and REST gets 429s; another user is una
   await reader.close()
 })
 
+t.test('by default a user may send a burst of 60, then 20 a second', async (t) => {
+  const service = await buildService(t, { userMessageRate: undefined, userMessageBurst: undefined })
+  const started = Date.now()
+  const answers = await Promise.all(Array.from({ length: 150 }, (_, i) => post(`${service.base}/api/messages/mallory`, { content: `m${i}` }, bearer(mallory))))
+  const elapsedS = (Date.now() - started) / 1000
+  const accepted = answers.filter((answer) => answer.status === 201).length
+  t.equal(accepted + answers.filter((answer) => answer.status === 429).length, answers.length)
+  t.ok(accepted >= 60 && accepted <= 60 + Math.ceil(20 * elapsedS) + 1, `${accepted} accepted in ${elapsedS.toFixed(2)} s`)
+})
+
 t.test('USER_MESSAGE_RATE=0 turns the limit off', async (t) => {
   const service = await buildService(t, { userMessageRate: 0, userMessageBurst: 1 })
   const statuses = await Promise.all(Array.from({ length: 30 }, () => post(`${service.base}/api/messages/mallory`, { content: 'x' }, bearer(mallory))))
