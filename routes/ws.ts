@@ -64,8 +64,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
         400: errorResponse('Missing or invalid `channel`, or invalid `since` (FST_ERR_VALIDATION)'),
         401: Unauthorized,
         403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
-        429: errorResponse('The user already has USER_MAX_CONNECTIONS WebSockets open on this instance (CHAT_TOO_MANY_CONNECTIONS)'),
-        426: errorResponse('A plain GET without Upgrade: websocket (CHAT_UPGRADE_REQUIRED)')
+        426: errorResponse('A plain GET without Upgrade: websocket (CHAT_UPGRADE_REQUIRED)'),
+        429: errorResponse('The user already has USER_MAX_CONNECTIONS WebSockets open on this instance (CHAT_TOO_MANY_CONNECTIONS)')
       }
     },
     onRequest: app.chatAuthenticate,
