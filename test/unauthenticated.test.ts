@@ -4,7 +4,7 @@
 // the counts endpoint is rate-limited per address, and no token reaches the log.
 import t from 'tap'
 import { connect } from 'node:net'
-import { startMongo, startServerProcess, token } from './helper.js'
+import { Client, startMongo, startServerProcess, token } from './helper.js'
 
 const mongo = await startMongo(t)
 const server = await startServerProcess(t, {
@@ -79,6 +79,14 @@ t.test('requests whose headers or body never finish are closed (REQUEST_TIMEOUT_
     t.ok(answer.closedByServer, `${name}: closed by the server`)
     t.match(answer.received, /^HTTP\/1\.1 408 /, `${name}: 408 Request Timeout`)
   }
+})
+
+t.test('an open WebSocket outlives REQUEST_TIMEOUT_MS: the timeout is for requests, not connections', async (t) => {
+  const client = await Client.open(`${server.base.replace('http', 'ws')}/ws?channel=team`, { headers: { authorization: `Bearer ${token({ id: 'alice', groups: ['team'] })}` } })
+  await new Promise((resolve) => setTimeout(resolve, 2_500))
+  client.send({ content: 'still here' })
+  t.match((await client.receive(1))[0], { content: 'still here' })
+  await client.close()
 })
 
 t.test('an upgrade to an unknown path is answered 404 and closed', async (t) => {
