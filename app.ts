@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyPluginOptions } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Authorize } from './lib/access.js'
 import type { Settings } from './lib/settings.js'
-import { ErrorResponse, MESSAGE_BODY_LIMIT } from './lib/schemas.js'
+import { ErrorResponse, WS_MAX_PAYLOAD } from './lib/schemas.js'
 import settings from './plugins/settings.js'
 import metrics from './plugins/metrics.js'
 import deadLetter from './plugins/dead-letter.js'
@@ -20,6 +20,8 @@ import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
+import limits from './plugins/limits.js'
+import routeRateLimits from './plugins/rate-limit.js'
 import origins from './plugins/origins.js'
 import chatPage from './plugins/chat-page.js'
 import docs from './plugins/docs.js'
@@ -41,13 +43,14 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(hub)
   if (!app.hasDecorator('httpErrors')) await app.register(sensible)
   if (!app.hasDecorator('websocketServer')) {
-    await app.register(websocket, { options: { maxPayload: MESSAGE_BODY_LIMIT } })
+    await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD } })
   }
   await app.register(mongo)
   await app.register(auth, options)
   await app.register(tokenExpiry)
   await app.register(persistence)
   await app.register(fanout)
+  await app.register(limits)
   await app.register(messages)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
@@ -63,6 +66,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   // Only an explicit option serves the page (server.ts passes CHAT_PAGE): a host's env does not.
   if (options.chatPage !== undefined && app.chatSettings.chatPage === true) await app.register(chatPage)
 
+  await app.register(routeRateLimits)
   await app.register(docs)
   // Only the service's own (empty) options go down: the host's prefix is already applied.
   await app.register(autoload, { dir: join(import.meta.dirname, 'routes'), options: {} })

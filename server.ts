@@ -4,6 +4,7 @@
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import chat from './app.js'
+import { redactTokens } from './lib/redact.js'
 import { rawSettings } from './lib/settings.js'
 import { replyNotFound } from './plugins/error-replies.js'
 
@@ -17,22 +18,43 @@ const REQUEST_GRACE_MS = 2_000
  */
 const FORCE_EXIT_MARGIN_MS = 15_000
 
-const { port = 8080, host = '0.0.0.0', logLevel = 'info', shutdownTimeoutMs = 10_000, chatPage = true } = rawSettings({}, process.env) as {
-  port?: number, host?: string, logLevel?: string, shutdownTimeoutMs?: number, chatPage?: boolean | string
+/** Headers must all have arrived this long after a request starts (or REQUEST_TIMEOUT_MS, if shorter). */
+const HEADERS_TIMEOUT_MS = 10_000
+
+const { port = 8080, host = '0.0.0.0', logLevel = 'info', shutdownTimeoutMs = 10_000, chatPage = true, requestTimeoutMs = 20_000 } = rawSettings({}, process.env) as {
+  port?: number, host?: string, logLevel?: string, shutdownTimeoutMs?: number, chatPage?: boolean | string, requestTimeoutMs?: number
 }
+const requestTimeout = Number(requestTimeoutMs)
 
 const app = Fastify({
   logger: {
     level: String(logLevel),
-    // WebSocket clients may send their token as ?access_token=...: keep it out of the logs.
-    serializers: { req: (request) => ({ method: request.method, url: redactToken(request.url), remoteAddress: request.ip }) }
+    // WebSocket clients may send their token as ?access_token=... (or spelled %61ccess_token): keep it out of the logs.
+    serializers: { req: (request) => ({ method: request.method, url: redactTokens(request.url), remoteAddress: request.ip }) },
+    // Plugins log URLs under their own names too (@fastify/websocket: `path`, for an upgrade on a plain route).
+    formatters: { log: redactUrlFields }
   },
+  // A client that never finishes its request (headers or body) is cut off rather than held.
+  // Idle kept-alive connections: Fastify's keepAliveTimeout, 72 s, longer than load balancers' usual 60 s.
+  requestTimeout,
+  // Node checks those timeouts every connectionsCheckingInterval (30 s by default).
+  http: { headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), connectionsCheckingInterval: Math.min(5_000, Math.ceil(requestTimeout / 4)) },
   return503OnClosing: true
 })
 
-function redactToken (url: string): string {
-  return url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]')
+function redactUrlFields (entry: Record<string, unknown>): Record<string, unknown> {
+  for (const field of ['url', 'path']) {
+    const value = entry[field]
+    if (typeof value === 'string') entry[field] = redactTokens(value)
+  }
+  return entry
 }
+
+// An upgrade answered over HTTP here (no such route) has a socket that Node's HTTP server no
+// longer reads or times out: close it once the answer is out.
+app.addHook('onResponse', async (request) => {
+  if (request.headers.upgrade !== undefined) request.raw.socket.destroySoon()
+})
 
 // Standalone, the chat page is on unless CHAT_PAGE=false (validated with the other settings).
 app.register(chat, { chatPage: chatPage as boolean })

@@ -59,8 +59,12 @@ const VARIANTS: Record<string, Variant> = {
   plain: {},
   // Every frame has a clientId and the closed loop waits for acks, as a client that resends until acked does.
   'client-ids': { clientIds: true },
-  'ack-after-store': { env: { ACK_AFTER_STORE: 'true' }, clientIds: true }
+  'ack-after-store': { env: { ACK_AFTER_STORE: 'true' }, clientIds: true },
+  // The per-user limits off, against the default runs, where they are on but set above what the bench sends.
+  'no-user-limits': { env: { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: '0' } }
 }
+/** The per-user limits stay on (their cost is measured) but far above what one bench user sends or opens. */
+const USER_LIMITS_ABOVE_THE_BENCH = { USER_MESSAGE_RATE: '1000000', USER_MESSAGE_BURST: '1000000', USER_MAX_CONNECTIONS: '1000000' }
 const variants = flags.variants.split(',').map((name) => {
   const variant = VARIANTS[name]
   if (variant === undefined) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`)
@@ -77,6 +81,7 @@ const janitor = () => collectionJanitor(collection)
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   if (kind === 'service') {
     return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, '..', 'server.js')]), {
+      ...USER_LIMITS_ABOVE_THE_BENCH,
       ...env,
       PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: mongoUri, MONGO_DB: DB,
       DEAD_LETTER_FILE: join('bench-results', `dead-letter-${Date.now()}-${Math.random()}.jsonl`)

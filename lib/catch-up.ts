@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { MemoryBudget } from './memory-budget.js'
 import type { ChatMessage } from './message.js'
 import type { MessageReader } from './message-reader.js'
 import type { Position } from './sequencer.js'
@@ -16,11 +17,17 @@ export interface CatchUpOptions {
   channel: string
   /** The id of the last message the client saw. */
   since: string
-  subscriber: Pick<SocketSubscriber, 'sendMissed' | 'goLive'>
+  subscriber: Pick<SocketSubscriber, 'sendMissed' | 'taken' | 'goLive'>
   reader: Pick<MessageReader, 'seqOf' | 'page'>
   /** The channel's newest position, read once live delivery to this client is in place (see Fanout.frontier). */
   frontier: Position | undefined
   pageSize: number
+  /**
+   * Memory shared by every catch-up: a page's worst case (`pageBytes`) is reserved before it is
+   * read, what it took once sent is held until the client has taken it. A catch-up that cannot
+   * reserve within `waitMs` stops with `onBusy` and the client goes live.
+   */
+  memory: { budget: Pick<MemoryBudget, 'reserve' | 'release'>, pageBytes: number, waitMs: number }
   /**
    * How long to wait for a message that exists but cannot be read yet: accepted by another
    * instance and still in its write queue, or waiting in a dead-letter file for the database.
@@ -28,6 +35,7 @@ export interface CatchUpOptions {
   settleMs: number
   onUnknownSince (): void
   onGap (gap: Gap): void
+  onBusy (): void
 }
 
 /**
@@ -39,6 +47,7 @@ export interface CatchUpOptions {
  */
 export async function catchUp (options: CatchUpOptions): Promise<boolean> {
   const { channel, subscriber, reader, frontier, pageSize, settleMs } = options
+  const { budget, pageBytes, waitMs } = options.memory
   const since = await settled(() => reader.seqOf(channel, options.since), (seq) => seq !== undefined, settleMs)
   if (since === undefined) {
     options.onUnknownSince()
@@ -49,17 +58,38 @@ export async function catchUp (options: CatchUpOptions): Promise<boolean> {
   const epoch = frontier?.epoch ?? Number.POSITIVE_INFINITY
   let sent = since
   let cursor = since
-  while (cursor < until) {
-    const after = cursor
-    const page = await settled(() => reader.page({ channel }, after, pageSize, until), (messages) => firstGap(messages, after, until, epoch, pageSize) === undefined, settleMs)
-    const gap = firstGap(page, after, until, epoch, pageSize)
-    if (gap !== undefined) options.onGap(gap)
-    if (!await subscriber.sendMissed(page)) return false
-    if (page.length > 0) sent = page[page.length - 1]!.seq
-    cursor = page.length < pageSize ? until : sent
+  /** Bytes of this catch-up's budget: reserved for a page, then held by what the client has not taken. */
+  let held = 0
+  try {
+    while (cursor < until) {
+      if (!await subscriber.taken()) return false
+      budget.release(held)
+      held = 0
+      if (!await budget.reserve(pageBytes, waitMs)) {
+        options.onBusy()
+        break
+      }
+      held = pageBytes
+      const after = cursor
+      const page = await settled(() => reader.page({ channel }, after, pageSize, until), (messages) => firstGap(messages, after, until, epoch, pageSize) === undefined, settleMs)
+      const gap = firstGap(page, after, until, epoch, pageSize)
+      if (gap !== undefined) options.onGap(gap)
+      const bytes = subscriber.sendMissed(page)
+      if (bytes === undefined) return false
+      // The estimate holds unless a sender id is unusually long; the budget never goes below zero.
+      const kept = Math.min(bytes, held)
+      budget.release(held - kept)
+      held = kept
+      if (page.length > 0) sent = page[page.length - 1]!.seq
+      cursor = page.length < pageSize ? until : sent
+    }
+    subscriber.goLive(sent)
+    return true
+  } finally {
+    // The last page stays reserved until the client has taken it (or is gone).
+    const last = held
+    if (last > 0) void subscriber.taken().then(() => budget.release(last), () => budget.release(last))
   }
-  subscriber.goLive(sent)
-  return true
 }
 
 /** The first run of seqs of the epoch missing from a page read after `after`, if any. */

@@ -37,6 +37,17 @@ export function deliverLocally (hub: Hub, message: ChatMessage): void {
   hub.broadcast(message.channel, message.seq, textFrame(Buffer.from(JSON.stringify(message))))
 }
 
+/**
+ * Counts by channel, as a record. A prototype-less object is a hash table from the start in V8;
+ * Object.fromEntries of 1,000 channels built 1,000 hidden classes instead, most of a counts
+ * request's CPU.
+ */
+export function countsOf (channels: readonly string[], count: (channel: string, index: number) => number): Record<string, number> {
+  const counts: Record<string, number> = Object.create(null)
+  channels.forEach((channel, index) => { counts[channel] = count(channel, index) })
+  return counts
+}
+
 /** One instance: the local sequencer orders each channel, and the local hub knows every client. */
 export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
   return {
@@ -48,7 +59,7 @@ export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
     },
     live: () => Promise.resolve(),
     frontier: (channel) => Promise.resolve(sequencer.current(channel)),
-    counts: async (channels) => Object.fromEntries(channels.map((channel) => [channel, hub.count(channel)])),
+    counts: async (channels) => countsOf(channels, (channel) => hub.count(channel)),
     status: () => 'single-instance'
   }
 }

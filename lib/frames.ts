@@ -1,6 +1,6 @@
 import { Compile } from 'typebox/compile'
-import { InvalidMessage, type ErrorBody } from './errors.js'
-import { CLIENT_ID_PATTERN, SendMessageBody } from './schemas.js'
+import { BodyTooLarge, InvalidMessage, type ErrorBody } from './errors.js'
+import { CLIENT_ID_PATTERN, MESSAGE_BODY_LIMIT, SendMessageBody } from './schemas.js'
 
 // Compiled once: every frame of every socket is checked against it.
 const sendMessageBody = Compile(SendMessageBody)
@@ -13,6 +13,7 @@ export type FrameError = Error & { clientId?: string }
 /** Reads a client's WebSocket frame, or throws InvalidMessage saying what is wrong. */
 export function readSendFrame (data: Buffer, isBinary: boolean): SendMessageBody {
   if (isBinary) throw new InvalidMessage('frames must be text, holding JSON like {"content":"..."}')
+  if (data.length > MESSAGE_BODY_LIMIT) throw new BodyTooLarge(MESSAGE_BODY_LIMIT)
   let frame: unknown
   try {
     frame = JSON.parse(data.toString('utf8'))
@@ -24,7 +25,22 @@ export function readSendFrame (data: Buffer, isBinary: boolean): SendMessageBody
     const problem = first?.instancePath === '/clientId' ? CLIENT_ID_RULE : `content ${first?.message ?? 'is invalid'}`
     throw withClientId(new InvalidMessage(problem), frame)
   }
+  try {
+    checkWellFormed(frame.content)
+  } catch (error) {
+    throw withClientId(error as FrameError, frame)
+  }
   return frame
+}
+
+/**
+ * Refuses content with a lone surrogate: JSON lets "\ud800" through, but MongoDB would store it
+ * as U+FFFD, so the history would differ from what the sender was told was accepted.
+ */
+export function checkWellFormed (content: string): void {
+  if (!(content as string & { isWellFormed (): boolean }).isWellFormed()) {
+    throw new InvalidMessage('content is not well-formed Unicode: it has a lone surrogate (\\ud800 to \\udfff without its pair)')
+  }
 }
 
 export function withClientId (error: FrameError, frame: unknown): FrameError {

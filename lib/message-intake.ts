@@ -2,7 +2,8 @@ import { createDraft, fromDocument, toDocument, type ChatMessage } from './messa
 import { clientKey } from './message-store.js'
 import type { Fanout } from './fanout.js'
 import type { MessageWriter } from './message-writer.js'
-import { Unavailable } from './errors.js'
+import { RateLimited, Unavailable } from './errors.js'
+import type { RateLimiter } from './rate-limiter.js'
 
 export interface SendRequest {
   channel: string
@@ -34,6 +35,8 @@ export interface IntakeOptions {
   /** Give every Sent a `stored` promise (ACK_AFTER_STORE). */
   trackStores: boolean
   log: { warn (object: object, message: string): void }
+  /** Each sender's message rate (a token per message); over it, a send is refused with 429. */
+  rateLimiter?: Pick<RateLimiter, 'take'>
 }
 
 /** How long the answer to a resend waits for the first send, accepted by another instance, to be stored. */
@@ -89,6 +92,8 @@ export class MessageIntake {
   async admit (request: SendRequest): Promise<Admission> {
     if (this.#closed) throw refusal('shutting_down')
     const { sender, clientId } = request
+    const waitMs = this.#options.rateLimiter?.take(sender) ?? 0
+    if (waitMs > 0) throw rateLimited(waitMs)
     if (clientId === undefined) return { kind: 'new', request }
     const key = clientKey(sender, clientId)
     const earlier = this.#byClientId.get(key)
@@ -179,12 +184,19 @@ export class MessageIntake {
   }
 }
 
-/** Why the intake refuses a message (a metrics label); carried by the 503 it throws. */
-export type IntakeRefusal = 'queue_full' | 'shutting_down'
+/** Why the intake refuses a message (a metrics label); carried by the 503 or 429 it throws. */
+export type IntakeRefusal = 'queue_full' | 'shutting_down' | 'rate_limited'
 
 function refusal (reason: IntakeRefusal): Error & { refusal: IntakeRefusal } {
   const message = reason === 'queue_full' ? 'too many messages waiting to be stored' : 'shutting down'
   return Object.assign(new Unavailable(message), { refusal: reason })
+}
+
+/** The 429 for a sender over its rate; `retryAfterS` becomes the Retry-After header (whole seconds, rounded up). */
+function rateLimited (waitMs: number): Error & { refusal: IntakeRefusal, retryAfterS: number } {
+  const retryAfterS = Math.ceil(waitMs / 1000)
+  const error = new RateLimited(`this user sends messages faster than allowed; retry in ${retryAfterS} s`)
+  return Object.assign(error, { refusal: 'rate_limited' as const, retryAfterS })
 }
 
 function asDuplicate (sent: Sent): Sent {

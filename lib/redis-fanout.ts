@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { deliverLocally, type Fanout, type FanoutStatus, type Published } from './fanout.js'
+import { countsOf, deliverLocally, type Fanout, type FanoutStatus, type Published } from './fanout.js'
 import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
 import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
@@ -180,7 +180,7 @@ export class RedisFanout implements Fanout {
         ;(values as Array<string | null>).forEach((value, index) => { totals[index]! += Number(value ?? 0) })
       }
     }
-    return Object.fromEntries(channels.map((channel, index) => [channel, totals[index]!]))
+    return countsOf(channels, (_channel, index) => totals[index]!)
   }
 
   status (): FanoutStatus {

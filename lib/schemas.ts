@@ -5,7 +5,20 @@ import { CHANNEL_ID_PATTERN } from './channel.js'
 import type { ErrorBody } from './errors.js'
 
 export const MAX_CONTENT_LENGTH = 4096
-export const MESSAGE_BODY_LIMIT = 16 * 1024
+/**
+ * The largest legal send, however JSON escapes it, fits: 4096 code points beyond U+FFFF written
+ * as escaped surrogate pairs (\ud83d\ude00, 12 bytes each: 49,152 bytes; \u0000 takes 6, and the
+ * same emoji unescaped 4 as UTF-8), a 64-character clientId and the braces: 49,244 bytes.
+ * Bodies and frames above this are refused.
+ */
+export const MESSAGE_BODY_LIMIT = 64 * 1024
+/**
+ * What one message takes as JSON, at most: its content escaped at worst (4096 control characters
+ * as \u0000, the only escapes JSON.stringify writes besides \" and \\), plus its other fields.
+ */
+export const MAX_MESSAGE_JSON_BYTES = 32 * 1024
+/** WebSocket frames are refused with an error frame up to this size, and close the socket (1009) beyond it. */
+export const WS_MAX_PAYLOAD = 1024 * 1024
 export const HISTORY_DEFAULT_LIMIT = 50
 export const HISTORY_MAX_LIMIT = 200
 
@@ -24,7 +37,7 @@ export const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN })
 
 /** What a client sends, over REST or as a WebSocket frame. Unknown fields are ignored. */
 export const SendMessageBody = Type.Object({
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S', description: '1 to 4096 characters, not all whitespace' }),
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_LENGTH, pattern: '\\S', description: '1 to 4096 characters (Unicode code points, well-formed: no lone surrogates), not all whitespace' }),
   clientId: Type.Optional(ClientId)
 }, { description: 'A message to send. Other fields (sender, id) are ignored: the sender is the token\'s id. With a clientId, a resend of the same message is recognised (see the README).', examples: [{ content: 'hello group', clientId: '7f3c1e2a-0b9d' }] })
 export type SendMessageBody = Static<typeof SendMessageBody>
@@ -64,12 +77,17 @@ export function errorResponse (description: string) {
 export const Unauthorized = errorResponse('No token, or an invalid one: not HS256 with the service\'s secret, expired, or without valid `id` and `groups` claims (CHAT_UNAUTHORIZED)')
 export const ChannelIdTooLong = errorResponse('Channel id longer than 100 characters (FST_ERR_MAX_PARAM_LENGTH)')
 
-/** 503 with Retry-After: the client should try again later. */
-export function unavailableResponse (when: string) {
+/** An error status with Retry-After (429, 503): the client should try again after that many seconds. */
+export function retryLaterResponse (description: string) {
   return Type.Unsafe<ErrorBody>({
     $ref: 'ChatError',
-    description: `${when} (CHAT_UNAVAILABLE)`,
+    description,
     // `example`, not `examples`: OpenAPI 3.0 header schemas take only the former.
     headers: { 'retry-after': Type.String({ description: 'Seconds to wait before trying again', example: '5' }) }
   })
+}
+
+/** 503 with Retry-After: the client should try again later. */
+export function unavailableResponse (when: string) {
+  return retryLaterResponse(`${when} (CHAT_UNAVAILABLE)`)
 }

@@ -45,20 +45,41 @@ export class SocketSubscriber implements Subscriber {
   }
 
   /**
-   * Sends missed messages, pausing whenever the client has more than MAX_BUFFERED_BYTES unread.
-   * False when the client is gone or was dropped for not reading.
+   * Sends missed messages: the bytes written, or undefined when the client is gone. The caller
+   * waits for `taken` before sending more.
    */
-  async sendMissed (missed: readonly object[]): Promise<boolean> {
+  sendMissed (missed: readonly object[]): number | undefined {
     const socket = this.#socket
+    let bytes = 0
     for (const message of missed) {
-      if (socket.readyState !== socket.OPEN) return false
-      socket.send(JSON.stringify(message))
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES && !await this.#drained()) {
-        this.#drop()
-        return false
-      }
+      if (socket.readyState !== socket.OPEN) return undefined
+      const json = JSON.stringify(message)
+      bytes += Buffer.byteLength(json)
+      socket.send(json)
     }
-    return socket.readyState === socket.OPEN
+    return socket.readyState === socket.OPEN ? bytes : undefined
+  }
+
+  /**
+   * Resolves true once the client has taken what it was sent (no more than the TCP socket's
+   * high-water mark is left in this process), false when it is gone or, not reading within
+   * DRAIN_TIMEOUT_MS, was dropped.
+   */
+  async taken (): Promise<boolean> {
+    const socket = this.#socket
+    if (socket.readyState !== socket.OPEN) return false
+    if (this.#tcp?.writableNeedDrain !== true) return true
+    if (await this.#drained()) return socket.readyState === socket.OPEN
+    this.#drop()
+    return false
+  }
+
+  /** An answer to the client's own frames (acks, error frames); a client that does not read them is dropped, as for broadcasts. */
+  reply (frame: string): void {
+    const socket = this.#socket
+    if (socket.readyState !== socket.OPEN) return
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.#drop()
+    else socket.send(frame)
   }
 
   /** Ends the catch-up: sends the live messages held meanwhile that come after `coveredSeq`, then lets messages through. */

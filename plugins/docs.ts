@@ -35,10 +35,10 @@ async function docs (app: FastifyInstance): Promise<void> {
     },
     // The shared error schema is the component "ChatError" rather than "def-0".
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}` },
-    // Security follows the routes' real preHandlers, so it cannot drift from what is checked.
+    // Security follows the routes' real hooks, so it cannot drift from what is checked.
     transform: ({ schema, url, route }) => ({
       url,
-      schema: usesHandler(route.preHandler, authenticate) ? { ...schema, security: [{ [BEARER]: [] }] } : schema
+      schema: usesHandler(route.onRequest, authenticate) || usesHandler(route.preHandler, authenticate) ? { ...schema, security: [{ [BEARER]: [] }] } : schema
     })
   } satisfies FastifyDynamicSwaggerOptions)
   // Mounted under a prefix, the page at /docs (no trailing slash) needs the prefix to find its assets.

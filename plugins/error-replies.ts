@@ -23,8 +23,15 @@ export function toErrorBody (error: Partial<FastifyError> & Error): ErrorBody {
 
 export function replyWithError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const body = toErrorBody(error)
-  if (body.code === 'CHAT_INTERNAL_ERROR') request.log.error({ err: error }, 'request failed')
+  if (request.raw.aborted || request.raw.socket?.destroyed === true) {
+    // The client went away (closed or timed out mid-request): nothing to answer, nothing wrong here.
+    request.log.debug({ err: error }, 'request aborted by the client')
+  } else if (body.code === 'CHAT_INTERNAL_ERROR') {
+    request.log.error({ err: error }, 'request failed')
+  }
   if (body.statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
+  const retryAfterS = (error as { retryAfterS?: number }).retryAfterS
+  if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS))
   reply.code(body.statusCode).send(body)
 }
 

@@ -42,7 +42,8 @@ async function messages (app: FastifyInstance): Promise<void> {
     findByClientId: (sender, clientId) => clientIds.find({ sender, clientId }),
     lookupTimeoutMs: CLIENT_ID_LOOKUP_TIMEOUT_MS,
     trackStores: app.chatSettings.ackAfterStore,
-    log: app.log
+    log: app.log,
+    rateLimiter: app.chatLimits.messages
   })
   const reader = new MessageReader(store, (channel) => writer.queued(channel))
   // Runs before the writer closes (hooks close in reverse order): what is being accepted reaches its queue.
@@ -79,4 +80,4 @@ async function messages (app: FastifyInstance): Promise<void> {
   }
 }
 
-export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout'] })
+export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout', 'chat-limits'] })

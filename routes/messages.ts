@@ -4,10 +4,10 @@ import { historyScope } from '../lib/access.js'
 import { requestedChannels } from '../lib/counts-request.js'
 import { InvalidHistoryQuery, InvalidMessage, Unavailable } from '../lib/errors.js'
 import { readBody } from '../lib/read-body.js'
-import { CLIENT_ID_RULE } from '../lib/frames.js'
+import { checkWellFormed, CLIENT_ID_RULE } from '../lib/frames.js'
 import {
   ChannelId, ChannelIdTooLong, CLIENT_ID_PATTERN, errorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
-  MESSAGE_BODY_LIMIT, SendMessageBody, Unauthorized, unavailableResponse
+  MESSAGE_BODY_LIMIT, retryLaterResponse, SendMessageBody, Unauthorized, unavailableResponse
 } from '../lib/schemas.js'
 import { claimsOf } from '../plugins/auth.js'
 
@@ -16,6 +16,8 @@ const COUNTS_BODY_LIMIT = 64 * 1024
 const ChannelParams = Type.Object({ channel_id: ChannelId })
 
 const messages: FastifyPluginAsyncTypebox = async (app) => {
+  const perMinute = app.chatSettings.countsRateLimit
+  const countsRateLimit = perMinute > 0 ? { max: perMinute, timeWindow: 60_000 } : false
   const requireChannelAccess = app.chatRequireAccess((request) => (request.params as { channel_id: string }).channel_id)
 
   // 201 for a new message; 200 with the original message for a resend of one (same clientId).
@@ -35,19 +37,23 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: { ...Message, description: 'A resend (same clientId): the original message, with the header Idempotent-Replayed: true' },
         201: { ...Message, description: 'The accepted message' },
-        400: errorResponse('Invalid channel id, a body that is not JSON like {"content": "..."} with 1 to 4096 characters, not all whitespace (FST_ERR_VALIDATION, FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY), or an invalid clientId or Idempotency-Key (CHAT_INVALID_MESSAGE)'),
+        400: errorResponse('Invalid channel id, a body that is not JSON like {"content": "..."} with 1 to 4096 characters, not all whitespace (FST_ERR_VALIDATION, FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_EMPTY_JSON_BODY), content with a lone surrogate, or an invalid clientId or Idempotency-Key (CHAT_INVALID_MESSAGE)'),
         401: Unauthorized,
         403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
-        413: errorResponse('Body over 16 KiB (FST_ERR_CTP_BODY_TOO_LARGE)'),
+        413: errorResponse('Body over 64 KiB (FST_ERR_CTP_BODY_TOO_LARGE)'),
         414: ChannelIdTooLong,
         415: errorResponse('Content-Type is not application/json (FST_ERR_CTP_INVALID_MEDIA_TYPE)'),
+        429: retryLaterResponse('The user sends messages faster than USER_MESSAGE_RATE (with USER_MESSAGE_BURST) allows (CHAT_RATE_LIMITED)'),
         503: unavailableResponse('The write queue is full, or the service is shutting down')
       }
     },
-    preHandler: [app.chatAuthenticate, requireChannelAccess],
+    // The token is checked before the body is read: a request without a valid one costs no upload.
+    onRequest: app.chatAuthenticate,
+    preHandler: requireChannelAccess,
     onError: async (_request, _reply, error) => app.chatMetrics.refusedWith(error)
   }, async (request, reply) => {
     const { content } = request.body
+    checkWellFormed(content)
     const clientId = clientIdOf(request.body.clientId, request.headers['idempotency-key'])
     const sent = await app.chatMessages.intake.send({ channel: request.params.channel_id, sender: claimsOf(request).id, content, clientId })
     // With ACK_AFTER_STORE the answer waits for MongoDB, which may name the message first stored with this clientId.
@@ -111,9 +117,12 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
         200: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Connections per channel', examples: [{ group1: 5, user123: 0 }] }),
         400: errorResponse('No channels, a body that is not {"channels": [strings]}, more than 1000 channels, or an invalid channel id (CHAT_INVALID_COUNTS_REQUEST)'),
         413: errorResponse('Body over 64 KiB (CHAT_BODY_TOO_LARGE)'),
+        429: retryLaterResponse('More than COUNTS_RATE_LIMIT requests in a minute from this client address (CHAT_RATE_LIMITED)'),
         503: unavailableResponse('REDIS_URL is set and Redis cannot be reached')
       }
-    }
+    },
+    // No token is needed here: each client address gets COUNTS_RATE_LIMIT requests a minute.
+    config: { rateLimit: countsRateLimit }
   }, async (request) => {
     const body = await readBody(request.raw, COUNTS_BODY_LIMIT)
     const channels = requestedChannels(request.query.channels, body)

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { WebSocket } from '@fastify/websocket'
+import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { catchUp } from '../lib/catch-up.js'
-import { CatchUpGap, UnknownSince, UpgradeRequired } from '../lib/errors.js'
+import { CatchUpBusy, CatchUpGap, TooManyConnections, UnknownSince, UpgradeRequired } from '../lib/errors.js'
 import { ackFrame, errorFrame, readSendFrame, type FrameError } from '../lib/frames.js'
 import type { Sent } from '../lib/message-intake.js'
-import { ChannelId, errorResponse, MessageId, Unauthorized } from '../lib/schemas.js'
+import { ChannelId, errorResponse, MAX_MESSAGE_JSON_BYTES, MessageId, Unauthorized } from '../lib/schemas.js'
 import { SocketSubscriber } from '../lib/socket-subscriber.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
@@ -13,6 +14,8 @@ import { SETTLE_MS } from '../plugins/messages.js'
 
 /** Missed messages are read and sent this many at a time. */
 const CATCH_UP_PAGE_SIZE = 200
+/** How long a catch-up waits for its share of CATCH_UP_MEMORY_BYTES before it gives up with CHAT_CATCH_UP_BUSY. */
+const CATCH_UP_MEMORY_WAIT_MS = 10_000
 
 const WsQuery = Type.Object({
   channel: { ...ChannelId, description: 'The channel to join' },
@@ -28,14 +31,24 @@ Browsers, which cannot set headers on a WebSocket, can pass the token as the sub
 **Server to client**, text frames:
 - a message, \`{"id", "channel", "sender", "content", "createdAt", "seq", "clientId"?}\`, as sendMessage answers it: every message sent to the channel over WebSocket or REST, the client's own included, in \`seq\` order;
 - an ack, \`{"ack": {"clientId", "id"}}\`, to the sending socket for every frame with a clientId (a resend is acked with the first message's id and not broadcast again; with ACK_AFTER_STORE, only once the message is stored);
-- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?}}\` (ChatError under "error", with the frame's clientId): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has an invalid content or clientId, or is binary; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; during a catch-up, 400 CHAT_UNKNOWN_SINCE and 503 CHAT_CATCH_UP_GAP. The connection stays open.
+- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?}}\` (ChatError under "error", with the frame's clientId): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has an invalid content (a lone surrogate included) or clientId, or is binary; 413 CHAT_BODY_TOO_LARGE for a frame over 64 KiB; 429 CHAT_RATE_LIMITED when the user sends faster than USER_MESSAGE_RATE allows; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; during a catch-up, 400 CHAT_UNKNOWN_SINCE, 503 CHAT_CATCH_UP_GAP, and 503 CHAT_CATCH_UP_BUSY when too many clients catch up at once (the rest of the missed messages are not sent; live ones follow). The connection stays open.
 
 **Catch-up** (\`since\`): every message of the channel after that one, on any instance, in seq order, then the live ones, none twice.
 
-**Close codes**: 1001 when the service shuts down, 1009 for a frame over 16 KiB, 1011 when the missed messages cannot be read, 4001 when the token expires.`
+**Close codes**: 1001 when the service shuts down, 1009 for a frame over 1 MiB, 1011 when the missed messages cannot be read, 4001 when the token expires.`
 
 const ws: FastifyPluginAsyncTypebox = async (app) => {
   const { intake, reader } = app.chatMessages
+  const { connections, catchUpMemory } = app.chatLimits
+  const catchUpMemoryOptions = {
+    budget: catchUpMemory,
+    pageBytes: Math.min(CATCH_UP_PAGE_SIZE * MAX_MESSAGE_JSON_BYTES, app.chatSettings.catchUpMemoryBytes),
+    waitMs: CATCH_UP_MEMORY_WAIT_MS
+  }
+
+  async function withinConnectionCap (request: FastifyRequest): Promise<void> {
+    if (request.ws && !connections.hasRoom(claimsOf(request).id)) throw new TooManyConnections(connections.max)
+  }
 
   app.route({
     method: 'GET',
@@ -51,10 +64,12 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
         400: errorResponse('Missing or invalid `channel`, or invalid `since` (FST_ERR_VALIDATION)'),
         401: Unauthorized,
         403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
-        426: errorResponse('A plain GET without Upgrade: websocket (CHAT_UPGRADE_REQUIRED)')
+        426: errorResponse('A plain GET without Upgrade: websocket (CHAT_UPGRADE_REQUIRED)'),
+        429: errorResponse('The user already has USER_MAX_CONNECTIONS WebSockets open on this instance (CHAT_TOO_MANY_CONNECTIONS)')
       }
     },
-    preHandler: [app.chatAuthenticate, app.chatRequireAccess((request) => (request.query as { channel: string }).channel)],
+    onRequest: app.chatAuthenticate,
+    preHandler: [app.chatRequireAccess((request) => (request.query as { channel: string }).channel), withinConnectionCap],
     // A plain GET (no upgrade) gets an answer in the error shape rather than an empty 404.
     handler: async () => { throw new UpgradeRequired() },
     wsHandler: (socket, request) => {
@@ -73,7 +88,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
     releaseUpgradeResponse(socket)
     const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
-    const sendError = (error: unknown, clientId?: string): void => socket.send(errorFrame(toErrorBody(error as Error), clientId))
+    const sendError = (error: unknown, clientId?: string): void => subscriber.reply(errorFrame(toErrorBody(error as Error), clientId))
     const refuse = (error: unknown, clientId?: string): void => {
       app.chatMetrics.refusedWith(error)
       sendError(error, clientId)
@@ -81,13 +96,15 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     const acknowledge = (sent: Sent, clientId: string | undefined): void => {
       if (!sent.duplicate) app.chatMetrics.accepted('ws')
       if (clientId === undefined) return
-      if (sent.stored === undefined) socket.send(ackFrame(clientId, sent.message.id))
-      else sent.stored.then((stored) => socket.send(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
+      if (sent.stored === undefined) subscriber.reply(ackFrame(clientId, sent.message.id))
+      else sent.stored.then((stored) => subscriber.reply(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
     }
 
     app.chatHub.join(channel, subscriber)
     app.chatTokenExpiry.watch(subscriber, exp)
+    connections.opened(sender)
     socket.on('close', () => {
+      connections.closed(sender)
       app.chatHub.leave(channel, subscriber)
       app.chatTokenExpiry.unwatch(subscriber, exp)
     })
@@ -105,6 +122,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       }
       const { content, clientId } = frame
       const admitted = intake.admit({ channel, sender, content, clientId })
+      // Refused at once (rate, shutdown) while earlier frames are still in the chain: answered in turn below.
+      admitted.catch(() => {})
       previous = previous.then(() => admitted).then(
         (admission) => { intake.commit(admission).then((sent) => acknowledge(sent, clientId), (error: unknown) => refuse(error, clientId)) },
         (error: unknown) => refuse(error, clientId)
@@ -120,8 +139,10 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       frontier,
       pageSize: CATCH_UP_PAGE_SIZE,
       settleMs: SETTLE_MS,
+      memory: catchUpMemoryOptions,
       onUnknownSince: () => sendError(new UnknownSince(since, channel)),
-      onGap: ({ from, to }) => sendError(new CatchUpGap(from, to))
+      onGap: ({ from, to }) => sendError(new CatchUpGap(from, to)),
+      onBusy: () => sendError(new CatchUpBusy())
     })).catch((error: unknown) => {
       log.error({ err: error }, 'catching up a reconnecting client failed')
       socket.close(1011, 'could not read missed messages')

@@ -115,10 +115,11 @@ t.test('the document passes a real OpenAPI validator and documents every route w
     }
   }
   const send = document.paths['/chat/api/messages/{channel_id}'].post
-  t.same(Object.keys(send.responses).sort(), ['200', '201', '400', '401', '403', '413', '414', '415', '503'])
+  t.same(Object.keys(send.responses).sort(), ['200', '201', '400', '401', '403', '413', '414', '415', '429', '503'])
   t.match(send.requestBody.content['application/json'], { example: { content: 'hello group' } })
   t.match(send.responses['201'].content['application/json'], { example: { id: /^[0-9a-f]{24}$/ } })
   t.ok(send.responses['503'].headers['retry-after'], 'Retry-After is documented')
+  t.ok(send.responses['429'].headers['retry-after'], 'Retry-After is documented for 429 too')
   const ws = document.paths['/chat/ws'].get
   t.match(ws.responses['101'], { description: /Switching Protocols/ })
   t.notOk(ws.responses['101'].content)
@@ -132,6 +133,8 @@ t.test('real answers of every route match the document, and every documented sta
   // A second instance whose MongoDB and Redis cannot be reached, for the 503s.
   const away = await buildService(t, { redisUrl: `redis://127.0.0.1:${await freePort()}`, writeQueueMax: 1, retryAttempts: 100 },
     { uri: `mongodb://127.0.0.1:${await freePort()}/?directConnection=true`, db: 'away' })
+  // A third whose limits are as low as they go, for the 429s.
+  const limited = await buildService(t, { userMessageRate: 0.01, userMessageBurst: 1, userMaxConnections: 1, countsRateLimit: 1 }, mongo)
   const document = await SwaggerParser.dereference(await (await fetch(`${service.base}/docs/json`)).json())
   const contract = new Contract(document as unknown as ConstructorParameters<typeof Contract>[0])
   const user = bearer(alice)
@@ -154,11 +157,13 @@ t.test('real answers of every route match the document, and every documented sta
   check('POST', send, await postTo(service.base, 'team', '{"content":5}'))
   check('POST', send, await postTo(service.base, 'team', '{"content":"x"}', { 'content-type': 'application/json' }))
   check('POST', send, await postTo(service.base, 'bob', '{"content":"x"}'))
-  check('POST', send, await postTo(service.base, 'team', JSON.stringify({ content: 'x'.repeat(17 * 1024) })))
+  check('POST', send, await postTo(service.base, 'team', JSON.stringify({ content: 'x'.repeat(70 * 1024) })))
   check('POST', send, await postTo(service.base, 'a'.repeat(101), '{"content":"x"}'))
   check('POST', send, await postTo(service.base, 'team', 'hello', { ...user, 'content-type': 'text/plain' }))
   check('POST', send, await postTo(away.base, 'team', '{"content":"queued"}'))
   check('POST', send, await postTo(away.base, 'team', '{"content":"over the cap"}'))
+  check('POST', send, await postTo(limited.base, 'team', '{"content":"the one allowed"}'))
+  check('POST', send, await postTo(limited.base, 'team', '{"content":"over the rate"}'))
 
   check('GET', send, await answer(`${service.base}/api/messages/team?limit=2`, { headers: user }))
   check('GET', send, await answer(`${service.base}/api/messages/team?limit=0`, { headers: user }))
@@ -171,12 +176,17 @@ t.test('real answers of every route match the document, and every documented sta
   const tooLarge = await getWithBody(`${service.base}/api/messages/counts`, JSON.stringify({ channels: ['x'.repeat(70 * 1024)] }))
   check('GET', counts, { status: tooLarge.status, contentType: 'application/json', headers: {}, body: JSON.stringify(tooLarge.body) })
   check('GET', counts, await answer(`${away.base}/api/messages/counts?channels=team`))
+  check('GET', counts, await answer(`${limited.base}/api/messages/counts?channels=team`))
+  check('GET', counts, await answer(`${limited.base}/api/messages/counts?channels=team`))
 
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:'), user))
   check('GET', ws, await upgradeAnswer(`${service.ws}`.replace('ws:', 'http:'), user))
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:')))
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=bob`.replace('ws:', 'http:'), user))
   check('GET', ws, await answer(`${service.base}/ws?channel=team`, { headers: user }))
+  const open = await Client.open(`${limited.ws}?channel=team`, { headers: user })
+  check('GET', ws, await upgradeAnswer(`${limited.ws}?channel=team`.replace('ws:', 'http:'), user))
+  await open.close()
 
   t.same([...contract.answered].sort(), [...contract.documented()].sort(), 'each documented status was answered for real, and no other')
 })

@@ -44,6 +44,13 @@ export interface Service {
   collection: ReturnType<ReturnType<MongoClient['db']>['collection']>
 }
 
+/**
+ * Tests of other things send and connect as fast as they like from one user; the tests of the
+ * per-user limits set them (an option set to undefined gets the default).
+ */
+const PER_USER_LIMITS_OFF = { userMessageRate: 0, userMaxConnections: 0 }
+const PER_USER_LIMITS_OFF_ENV = { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: '0' }
+
 /** A host app with a route of its own and the chat service under /chat, listening on 127.0.0.1. */
 export async function buildService (t: Test, options: ChatOptions = {}, mongo?: { uri: string, db: string }): Promise<Service> {
   const database = mongo ?? await startMongo(t)
@@ -58,6 +65,7 @@ export async function buildService (t: Test, options: ChatOptions = {}, mongo?: 
     writeRetryMaxDelayMs: 200,
     shutdownTimeoutMs: 2_000,
     deadLetterFile: join(tmpdir(), `chat-dead-letter-${randomUUID()}.jsonl`),
+    ...PER_USER_LIMITS_OFF,
     ...options
   })
   await host.listen({ port: 0, host: '127.0.0.1' })
@@ -279,7 +287,7 @@ export async function startServerProcess (t: Test, env: NodeJS.ProcessEnv): Prom
 
 /** Runs server.ts as its own process, whether or not it manages to start, and collects its log. */
 export function spawnServerProcess (t: Test, env: NodeJS.ProcessEnv): Omit<ServerProcess, 'base'> & { onLog (listener: (entry: any) => void): void } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...env }
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', FASTIFY_AUTOLOAD_TYPESCRIPT: '1', ...PER_USER_LIMITS_OFF_ENV, ...env }
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name]
   const child = spawn(process.execPath, [...process.execArgv, 'server.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))

@@ -99,7 +99,7 @@ t.test('refusals are counted by reason, over REST and WebSocket', async (t) => {
   t.equal((await post(`${service.base}/api/messages/bob`, { content: 'x' }, bearer(alice))).status, 403)
   t.equal((await post(url, { content: 5 }, bearer(alice))).status, 400)
   t.equal((await post(url, '{"content":', bearer(alice))).status, 400)
-  t.equal((await post(url, { content: 'x'.repeat(17 * 1024) }, bearer(alice))).status, 413)
+  t.equal((await post(url, { content: 'x'.repeat(70 * 1024) }, bearer(alice))).status, 413)
   t.equal((await post(url, 'plain', { ...bearer(alice), 'content-type': 'text/plain' })).status, 415)
   const client = await Client.open(`${service.ws}?channel=team`, { headers: bearer(alice) })
   client.send('not json')

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { catchUp, firstGap, type Gap } from '../../lib/catch-up.js'
+import { MemoryBudget } from '../../lib/memory-budget.js'
 import type { ChatMessage } from '../../lib/message.js'
 
 const message = (seq: number) => ({ id: `id-${seq}`, seq }) as ChatMessage
@@ -10,7 +11,8 @@ function setup (readable: number[], pageSize = 3) {
   let liveFrom: number | undefined
   const reads: number[] = []
   const subscriber = {
-    sendMissed: async (missed: readonly object[]) => { sent.push(...missed.map((m) => (m as ChatMessage).seq)); return true },
+    sendMissed: (missed: readonly object[]) => { sent.push(...missed.map((m) => (m as ChatMessage).seq)); return missed.length },
+    taken: async () => true,
     goLive: (covered: number) => { liveFrom = covered }
   }
   const reader = {
@@ -20,7 +22,8 @@ function setup (readable: number[], pageSize = 3) {
       return readable.filter((seq) => seq > after && seq <= until).sort((a, b) => a - b).slice(0, limit).map(message)
     }
   }
-  return { sent, reads, subscriber, reader, liveFrom: () => liveFrom, pageSize }
+  const memory = { budget: new MemoryBudget(1_000), pageBytes: pageSize, waitMs: 0 }
+  return { sent, reads, subscriber, reader, liveFrom: () => liveFrom, pageSize, memory, onBusy: () => { throw new Error('the budget is never short here') } }
 }
 
 t.test('sends every message after since up to the frontier, page by page, then goes live after the last one', async (t) => {
@@ -58,4 +61,38 @@ t.test('an unknown since is reported, and the client goes live', async (t) => {
   t.ok(unknown)
   t.same(s.sent, [])
   t.equal(s.liveFrom(), 0)
+})
+
+t.test('a page is read only with its share of the memory budget, which it holds until the client has taken it; busy when none comes', async (t) => {
+  const budget = new MemoryBudget(10)
+  const s = setup([1, 2, 3, 4, 5, 6, 7], 3)
+  // A client that takes what it was sent only when told to.
+  let untaken = false
+  let take = (): void => {}
+  const subscriber = {
+    ...s.subscriber,
+    sendMissed: (missed: readonly object[]) => { untaken = true; return s.subscriber.sendMissed(missed) },
+    taken: () => untaken ? new Promise<boolean>((resolve) => { take = () => { untaken = false; resolve(true) } }) : Promise.resolve(true)
+  }
+  let busy = 0
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
+  const common = { channel: 'c', since: 'id-1', settleMs: 0, onUnknownSince: t.fail, onGap: t.fail, onBusy: () => busy++ }
+  const first = catchUp({ ...s, ...common, subscriber, memory: { budget, pageBytes: 8, waitMs: 5_000 }, frontier: { seq: 7, epoch: 1 } })
+  await tick()
+  t.same(s.reads, [1], 'one page read')
+  t.equal(budget.free, 7, 'its worst case (8) was reserved to read it; what was sent (3) stays held until the client takes it')
+  const other = setup([1, 2, 3, 4], 3)
+  t.equal(await catchUp({ ...other, ...common, memory: { budget, pageBytes: 8, waitMs: 10 }, frontier: { seq: 4, epoch: 1 } }), true)
+  t.equal(busy, 1, 'a catch-up that cannot get its share in time is told so')
+  t.same(other.sent, [], 'and sends nothing it could not reserve for')
+  t.equal(other.liveFrom(), 1, 'but goes live')
+  take()
+  await tick()
+  t.same(s.reads, [1, 4], 'the next page is read once the first was taken')
+  t.equal(budget.free, 7)
+  take()
+  t.equal(await first, true)
+  await tick()
+  t.equal(budget.free, 10, 'everything is released once taken')
+  t.same(s.sent, [2, 3, 4, 5, 6, 7])
 })

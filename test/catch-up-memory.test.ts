@@ -1,0 +1,57 @@
+// Catch-up memory is bounded: clients that reconnect with a large history to catch up on and then
+// read nothing hold at most CATCH_UP_MEMORY_BYTES of the server's memory between them, not a
+// copy of the history each. Measured as the resident memory of the server process.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { Client, get, startMongo, startServerProcess, stuckClient, token, wsUrlOf } from './helper.js'
+
+const MiB = 1024 * 1024
+const BUDGET = 8 * MiB
+/** What the server may grow by beyond the budget: pages read and not yet collected, socket buffers, the runtime. */
+const SLACK = 40 * MiB
+const HISTORY = 1_500
+/** 12,000 bytes as UTF-8 within the 4096 characters allowed. */
+const CONTENT = '€'.repeat(4_000)
+const CATCH_UPS = 8
+
+function residentBytes (pid: number): number {
+  const kib = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(kib![1]) * 1024
+}
+
+t.test(`${CATCH_UPS} catch-ups of ${HISTORY} messages of 12 KB that never read keep the server within CATCH_UP_MEMORY_BYTES plus ${SLACK / MiB} MiB`, async (t) => {
+  const mongo = await startMongo(t)
+  const server = await startServerProcess(t, {
+    MONGO_URI: mongo.uri, MONGO_DB: mongo.db, DEAD_LETTER_FILE: `${t.testdir()}/dead-letter.jsonl`,
+    CATCH_UP_MEMORY_BYTES: String(BUDGET), USER_MESSAGE_RATE: '0'
+  })
+  const alice = { authorization: `Bearer ${token({ id: 'alice', groups: ['team'] })}` }
+  const writer = await Client.open(wsUrlOf(server), { headers: alice })
+  for (let i = 0; i < HISTORY; i++) writer.send({ content: `${i}${CONTENT}` })
+  const history = await writer.receive(HISTORY, 120_000)
+  await writer.close()
+  for (let depth = Infinity; depth > 0;) {
+    depth = (await get(`${server.base}/ready`)).body.queueDepth
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  const before = residentBytes(server.pid)
+
+  const since = history[0].id
+  const stuck = await Promise.all(Array.from({ length: CATCH_UPS }, () => stuckClient(`${wsUrlOf(server)}&since=${since}`, alice)))
+  t.teardown(() => { for (const socket of stuck) socket.destroy() })
+  let peak = before
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    peak = Math.max(peak, residentBytes(server.pid))
+  }
+  const grown = peak - before
+  t.comment(`server RSS ${(before / MiB).toFixed(0)} MiB before, peak ${(peak / MiB).toFixed(0)} MiB with ${CATCH_UPS} stuck catch-ups: +${(grown / MiB).toFixed(1)} MiB`)
+  t.ok(grown <= BUDGET + SLACK, `grew by ${(grown / MiB).toFixed(1)} MiB, at most ${(BUDGET + SLACK) / MiB} MiB`)
+
+  // Meanwhile a client that reads still catches up: it waits for its share of the budget.
+  const reader = new Client(`${wsUrlOf(server)}&since=${history[HISTORY - 3].id}`, { headers: alice })
+  const frames = await reader.receive(1, 30_000)
+  t.ok(frames[0].content === history[HISTORY - 2].content || frames[0].error?.code === 'CHAT_CATCH_UP_BUSY', 'another client catches up, or is told to fetch over REST')
+  await reader.close()
+})
