@@ -23,6 +23,12 @@ export interface Fanout {
   /** Resolves once messages of the channel published from now on reach this instance's clients. */
   live (channel: string): Promise<void>
   /**
+   * Makes the channel live on this instance ahead of a client that is about to join it, so the
+   * client's socket can open only once the channel's messages reach this instance. Release the
+   * hold once the client has joined, or will not.
+   */
+  hold (channel: string): ChannelHold
+  /**
    * The channel's newest position. Call it after `live`: every message after it reaches this
    * instance's clients live, and every message up to it is stored or queued somewhere.
    */
@@ -30,6 +36,13 @@ export interface Fanout {
   /** Connected clients per channel, across every instance. */
   counts (channels: string[]): Promise<Record<string, number>>
   status (): FanoutStatus
+}
+
+export interface ChannelHold {
+  /** As `live`. */
+  live: Promise<void>
+  /** Idempotent. */
+  release (): void
 }
 
 /** Sends a message to this instance's clients of its channel: serialized and framed once, whatever their number. */
@@ -58,6 +71,7 @@ export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
       return Promise.resolve({ message, duplicate: false })
     },
     live: () => Promise.resolve(),
+    hold: () => ({ live: Promise.resolve(), release: () => {} }),
     frontier: (channel) => Promise.resolve(sequencer.current(channel)),
     counts: async (channels) => countsOf(channels, (channel) => hub.count(channel)),
     status: () => 'single-instance'

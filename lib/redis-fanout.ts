@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { countsOf, deliverLocally, type Fanout, type FanoutStatus, type Published } from './fanout.js'
+import { countsOf, deliverLocally, type ChannelHold, type Fanout, type FanoutStatus, type Published } from './fanout.js'
 import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
 import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
@@ -87,6 +87,8 @@ export class RedisFanout implements Fanout {
   readonly #options: RedisFanoutOptions
   readonly #countsKey = `${COUNTS_PREFIX}${this.instanceId}`
   readonly #subscriptions = new Map<string, Promise<unknown>>()
+  /** Channels held live for clients about to join (see `hold`), by number of holds. */
+  readonly #holds = new Map<string, number>()
   /** Sequencing while Redis is away; above the newest seq seen from Redis, so order holds when it is back. */
   readonly #fallback = new LocalSequencer()
   readonly #newestSeen = new Map<string, number>()
@@ -101,11 +103,7 @@ export class RedisFanout implements Fanout {
     subscriber.on(sharded ? 'smessageBuffer' : 'messageBuffer', (redisChannel: Buffer, payload: Buffer) => this.#receive(redisChannel, payload))
     hub.watch({
       onChannelOpened: (channel) => this.#subscribe(channel),
-      onChannelClosed: (channel) => {
-        this.#subscriptions.delete(channel)
-        const name = messagesChannel(channel)
-        this.#follow(options.sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name), 'unsubscribe')
-      },
+      onChannelClosed: (channel) => { if (!this.#holds.has(channel)) this.#unsubscribe(channel) },
       onCountChanged: () => this.#countsDidChange()
     })
   }
@@ -159,6 +157,25 @@ export class RedisFanout implements Fanout {
     return subscription.then(() => {}, () => {})
   }
 
+  hold (channel: string): ChannelHold {
+    this.#holds.set(channel, (this.#holds.get(channel) ?? 0) + 1)
+    this.#subscribe(channel)
+    let held = true
+    return {
+      live: this.live(channel),
+      release: () => {
+        if (!held) return
+        held = false
+        const holds = this.#holds.get(channel)! - 1
+        if (holds > 0) this.#holds.set(channel, holds)
+        else {
+          this.#holds.delete(channel)
+          if (this.#options.hub.count(channel) === 0) this.#unsubscribe(channel)
+        }
+      }
+    }
+  }
+
   async frontier (channel: string): Promise<Position | undefined> {
     const [seq, epoch] = await this.#options.publisher.hmget(sequenceKey(channel), 's', 'e')
     const fallback = this.#fallback.current(channel)
@@ -198,11 +215,19 @@ export class RedisFanout implements Fanout {
   }
 
   #subscribe (channel: string): void {
+    if (this.#subscriptions.has(channel)) return
     const { subscriber, sharded } = this.#options
     const name = messagesChannel(channel)
     const subscription = sharded ? subscriber.ssubscribe(name) : subscriber.subscribe(name)
     this.#subscriptions.set(channel, subscription)
     this.#follow(subscription, 'subscribe')
+  }
+
+  #unsubscribe (channel: string): void {
+    const { subscriber, sharded } = this.#options
+    this.#subscriptions.delete(channel)
+    const name = messagesChannel(channel)
+    this.#follow(sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name), 'unsubscribe')
   }
 
   /** The newest seq of each recently active channel: where local ordering starts if Redis goes away. */

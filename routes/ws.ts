@@ -14,6 +14,8 @@ import { SETTLE_MS } from '../plugins/messages.js'
 
 /** Missed messages are read and sent this many at a time. */
 const CATCH_UP_PAGE_SIZE = 200
+/** How long an upgrade waits for its channel to be live on this instance before it opens anyway (Redis slow to answer). */
+const LIVE_BEFORE_OPEN_WAIT_MS = 2_000
 /** How long a catch-up waits for its share of CATCH_UP_MEMORY_BYTES before it gives up with CHAT_CATCH_UP_BUSY. */
 const CATCH_UP_MEMORY_WAIT_MS = 10_000
 
@@ -50,6 +52,20 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     if (request.ws && !connections.hasRoom(claimsOf(request).id)) throw new TooManyConnections(connections.max)
   }
 
+  // With Redis, this instance receives a channel only once it has subscribed to it. A client
+  // whose socket opened before that would miss what is sent right after it connects, its own
+  // REST posts included, so the upgrade waits (briefly) until the channel is live here.
+  const holds = new WeakMap<object, () => void>()
+  async function liveBeforeOpen (request: FastifyRequest<{ Querystring: { channel: string } }>): Promise<void> {
+    if (!request.ws) return
+    const hold = app.chatFanout.hold(request.query.channel)
+    holds.set(request.raw, hold.release)
+    request.raw.socket.once('close', hold.release)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([hold.live, new Promise<void>((resolve) => { timer = setTimeout(resolve, LIVE_BEFORE_OPEN_WAIT_MS) })])
+    clearTimeout(timer)
+  }
+
   app.route({
     method: 'GET',
     url: '/ws',
@@ -69,13 +85,18 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     onRequest: app.chatAuthenticate,
-    preHandler: [app.chatRequireAccess((request) => (request.query as { channel: string }).channel), withinConnectionCap],
+    preHandler: [app.chatRequireAccess((request) => (request.query as { channel: string }).channel), withinConnectionCap, liveBeforeOpen],
     // A plain GET (no upgrade) gets an answer in the error shape rather than an empty 404.
     handler: async () => { throw new UpgradeRequired() },
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
       const claims = claimsOf(request)
       serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
+      const release = holds.get(request.raw)
+      if (release !== undefined) {
+        release()
+        request.raw.socket.removeListener('close', release)
+      }
     }
   })
 
