@@ -129,11 +129,12 @@ async function queueDepth (server: Started): Promise<number> {
   return response.queueDepth
 }
 
-async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}, db: Database = main): Promise<RunResult> {
+/** `watchQueue` polls /ready for the peak queue depth: only where it is reported, as the service logs each request. */
+async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}, db: Database = main, watchQueue = false): Promise<RunResult> {
   const server = await startServer(kind, variant.env, db)
   const sweep = kind === 'service' ? db.janitor() : undefined
   let peakQueueDepth = 0
-  const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
+  const poller = kind === 'service' && watchQueue ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
     const { result, cpu, rss } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
@@ -328,7 +329,7 @@ const openSummary = summarize(openLoop)
 
 // Persistence at the service's maximum rate: the queue must stay flat, every message stored.
 const first = scenarios[0]!
-const persistence = parts.has('persistence') ? await runOnce('service', first, { window: Number(flags.window) }, persistMs) : undefined
+const persistence = parts.has('persistence') ? await runOnce('service', first, { window: Number(flags.window) }, persistMs, {}, main, true) : undefined
 
 const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-ws')] : []
 
