@@ -43,7 +43,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string' },
     sink: { type: 'string', default: 'jongodb' },
     'half-rate': { type: 'string', default: '4000' },
-    // Writes a V8 CPU profile of every service process into bench-results/profiles.
+    // Writes a V8 CPU profile of every server process into bench-results/profiles/<server>.
     profile: { type: 'boolean', default: false },
     'scrape-every': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false }
@@ -88,8 +88,8 @@ let nullSink: Database | undefined
 const nullDatabase = async (): Promise<Database> => flags.sink === 'null' ? main : (nullSink ??= await database('null'))
 
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: Database = main): Promise<Started> {
+  const profile = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', join('bench-results', 'profiles', kind)] : []
   if (kind === 'service') {
-    const profile = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', join('bench-results', 'profiles')] : []
     return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, '..', 'server.js')]), {
       ...env,
       PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: db.uri, MONGO_DB: DB,
@@ -97,7 +97,7 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
   const file = kind === 'raw-ws' ? 'raw-ws.js' : 'socketio.js'
-  return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
+  return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
 }
 
 interface Sample { cpuSeconds: number, rssBytes: number }
