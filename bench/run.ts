@@ -361,11 +361,11 @@ const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) 
 const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
 
 /** A fresh Redis on the load core, beside the generator. */
-async function startRedis (): Promise<{ url: string, stop (): void }> {
+async function startRedis (): Promise<{ url: string, pid: number, stop (): void }> {
   const port = await freePort()
   const redis = spawn(...pinned(LOAD_CORE, 'redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1']), { stdio: 'ignore' })
   await new Promise((resolve) => setTimeout(resolve, 500))
-  return { url: `redis://127.0.0.1:${port}`, stop: () => redis.kill('SIGKILL') }
+  return { url: `redis://127.0.0.1:${port}`, pid: redis.pid!, stop: () => redis.kill('SIGKILL') }
 }
 
 async function clusterRuns () {
@@ -480,15 +480,18 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
 
 // The cost of Redis fan-out: one instance with REDIS_URL against the same without, interleaved, null sink.
 const REDIS_TARGET = 0.9
-const redisRuns: Array<RunResult & { redis: 'off' | 'on', round: number }> = []
+const redisRuns: Array<RunResult & { redis: 'off' | 'on', round: number, redisCpuUsPerMessage: number }> = []
 if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === undefined) {
   const db = await nullDatabase()
   const redis = await startRedis()
   try {
     for (let round = 0; round < rounds; round++) {
       for (const on of [false, true]) {
+        const redisCpuBefore = cpuSeconds(redis.pid)
         const run = await runOnce('service', first, { window: Number(flags.window) }, durationMs, { env: on ? { REDIS_URL: redis.url } : {} }, db)
-        redisRuns.push({ ...run, redis: on ? 'on' : 'off', round })
+        // Over the whole run, set-up included: what one Redis spends per message it orders and publishes.
+        const redisCpuUsPerMessage = on ? ((cpuSeconds(redis.pid) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
+        redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
         console.error(`redis round ${round + 1} ${on ? 'on' : 'off'}: ${run.deliveredPerSecond} deliveries/s, lost ${run.lost}`)
       }
     }
@@ -504,6 +507,8 @@ const redisSummary = groupBy(redisRuns, (run) => run.redis).map((group) => {
     deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
     p99Ms: median(group.map((run) => run.latencyMs.p99)),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
+    redisCpuUsPerMessage: median(group.map((run) => run.redisCpuUsPerMessage)),
+    perCpuVsOff: median(group.map((run) => run.deliveriesPerCpuSecond / redisRuns.find((other) => other.redis === 'off' && other.round === run.round)!.deliveriesPerCpuSecond)),
     vsOff: onVsOff,
     targetMet: group[0]!.redis === 'off' ? '' : onVsOff >= REDIS_TARGET ? 'yes' : 'no'
   }
