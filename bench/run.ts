@@ -272,15 +272,22 @@ function groupBy<T> (items: T[], key: (item: T) => string): T[][] {
   return [...groups.values()]
 }
 
-function summarize (runs: RunResult[]) {
-  return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
-    scenario: group[0]!.scenario,
-    server: group[0]!.server,
+/** Medians of the rates and latencies of a group of runs. */
+function rateMedians (group: RunResult[]) {
+  return {
     deliveredPerSecond: median(group.map((run) => run.deliveredPerSecond)),
     deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
     p50Ms: median(group.map((run) => run.latencyMs.p50)),
     p99Ms: median(group.map((run) => run.latencyMs.p99)),
-    maxMs: median(group.map((run) => run.latencyMs.max)),
+    maxMs: median(group.map((run) => run.latencyMs.max))
+  }
+}
+
+function summarize (runs: RunResult[]) {
+  return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
+    scenario: group[0]!.scenario,
+    server: group[0]!.server,
+    ...rateMedians(group),
     serverCpuPerSecond: median(group.map((run) => run.serverCpuSeconds / run.measuredSeconds)),
     generatorCpuPerSecond: median(group.map((run) => run.generatorCpuSeconds / run.measuredSeconds)),
     serverRssMiB: median(group.map((run) => run.serverRssBytes / 2 ** 20)),
@@ -466,11 +473,7 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
   return {
     scenario: group[0]!.scenario,
     server: group[0]!.variant,
-    deliveredPerSecond: median(group.map((run) => run.deliveredPerSecond)),
-    deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
-    p50Ms: median(group.map((run) => run.latencyMs.p50)),
-    p99Ms: median(group.map((run) => run.latencyMs.p99)),
-    maxMs: median(group.map((run) => run.latencyMs.max)),
+    ...rateMedians(group),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
     perCpuVsRaw,
     p99VsRaw,
