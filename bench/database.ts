@@ -1,13 +1,22 @@
-// The benchmarks' MongoDB: an external jongodb pinned to a core (or BENCH_MONGO_URI), and a
-// janitor that keeps the messages collection small.
+// The benchmarks' MongoDB: an external jongodb or the null sink (bench/null-mongo.ts) pinned to
+// a core, or BENCH_MONGO_URI; and a janitor that keeps the messages collection small.
+import { join } from 'node:path'
 import type { Collection } from 'mongodb'
 import { jongodbBinary } from '../lib/embedded-mongo.js'
 import { pinned, startProcess } from './processes.js'
 
-/** BENCH_MONGO_URI, or a jongodb started on the core (BENCH_MONGO_CORE overrides it) and killed on exit. */
-export async function benchMongoUri (core: number): Promise<string> {
+export type Sink = 'jongodb' | 'null'
+
+/**
+ * BENCH_MONGO_URI, or the sink started on the core (BENCH_MONGO_CORE overrides it) and killed on
+ * exit: jongodb, or the null sink, which acknowledges writes without storing them.
+ */
+export async function benchMongoUri (core: number, sink: Sink = 'jongodb'): Promise<string> {
   if (process.env.BENCH_MONGO_URI) return process.env.BENCH_MONGO_URI
-  const started = await startProcess(pinned(Number(process.env.BENCH_MONGO_CORE ?? core), jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
+  const onCore = Number(process.env.BENCH_MONGO_CORE ?? core)
+  const started = sink === 'null'
+    ? await startProcess(pinned(onCore, process.execPath, [join(import.meta.dirname, 'null-mongo.js')]), { PORT: '0' }, /^listening (\d+)/)
+    : await startProcess(pinned(onCore, jongodbBinary(), ['--host=127.0.0.1', '--port=0']), {}, /JONGODB_URI=mongodb:\/\/127\.0\.0\.1:(\d+)/)
   process.on('exit', () => started.child.kill('SIGKILL'))
   return `mongodb://127.0.0.1:${started.port}/?directConnection=true`
 }

@@ -1,8 +1,11 @@
 // npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
-//                  [--only closed,open,persistence,idle,cluster,metrics,features] [--scrape-every 5] [--variants plain,client-ids,...]
+//                  [--only closed,open,persistence,idle,cluster,metrics,features,half,redis] [--scrape-every 5]
+//                  [--variants plain,client-ids,...] [--sink jongodb|null] [--half-rate 4000] [--profile]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
+// The half-load and Redis parts always run against the null sink (bench/null-mongo.ts), so
+// they measure the service's own work; --sink null puts every part on it.
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -11,7 +14,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
-import { benchMongoUri, janitor as collectionJanitor } from './database.js'
+import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
@@ -35,9 +38,13 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
-    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics,features' },
+    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics,features,half,redis' },
     variants: { type: 'string', default: 'plain,client-ids,ack-after-store' },
     rate: { type: 'string' },
+    sink: { type: 'string', default: 'jongodb' },
+    'half-rate': { type: 'string', default: '4000' },
+    // Writes a V8 CPU profile of every server process into bench-results/profiles/<server>.
+    profile: { type: 'boolean', default: false },
     'scrape-every': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false }
   }
@@ -72,23 +79,30 @@ const variants = flags.variants.split(',').map((name) => {
 })
 const parts = new Set(flags.only.split(','))
 
-// ---- MongoDB: an external jongodb on the load core, emptied from here, never by the service ----
-const mongoUri = await benchMongoUri(LOAD_CORE)
-const mongo = new MongoClient(mongoUri)
-const collection = mongo.db(DB).collection('messages')
-const janitor = () => collectionJanitor(collection)
+// ---- MongoDB: a sink on the load core, emptied from here, never by the service ----
+interface Database { uri: string, client: MongoClient, janitor (): ReturnType<typeof collectionJanitor> }
+async function database (sink: Sink): Promise<Database> {
+  const uri = await benchMongoUri(LOAD_CORE, sink)
+  const client = new MongoClient(uri)
+  const collection = client.db(DB).collection('messages')
+  return { uri, client, janitor: () => collectionJanitor(collection) }
+}
+const main = await database(flags.sink as Sink)
+let nullSink: Database | undefined
+const nullDatabase = async (): Promise<Database> => flags.sink === 'null' ? main : (nullSink ??= await database('null'))
 
-async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}): Promise<Started> {
+async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: Database = main): Promise<Started> {
+  const profile = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', join('bench-results', 'profiles', kind)] : []
   if (kind === 'service') {
-    return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, '..', 'server.js')]), {
+    return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, '..', 'server.js')]), {
       ...USER_LIMITS_ABOVE_THE_BENCH,
       ...env,
-      PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: mongoUri, MONGO_DB: DB,
+      PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: db.uri, MONGO_DB: DB,
       DEAD_LETTER_FILE: join('bench-results', `dead-letter-${Date.now()}-${Math.random()}.jsonl`)
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
   const file = kind === 'raw-ws' ? 'raw-ws.js' : 'socketio.js'
-  return startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
+  return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
 }
 
 interface Sample { cpuSeconds: number, rssBytes: number }
@@ -120,11 +134,12 @@ async function queueDepth (server: Started): Promise<number> {
   return response.queueDepth
 }
 
-async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}): Promise<RunResult> {
-  const server = await startServer(kind, variant.env)
-  const sweep = kind === 'service' ? janitor() : undefined
+/** `watchQueue` polls /ready for the peak queue depth: only where it is reported, as the service logs each request. */
+async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}, db: Database = main, watchQueue = false): Promise<RunResult> {
+  const server = await startServer(kind, variant.env, db)
+  const sweep = kind === 'service' ? db.janitor() : undefined
   let peakQueueDepth = 0
-  const poller = kind === 'service' ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
+  const poller = kind === 'service' && watchQueue ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
     const { result, cpu, rss } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
@@ -166,7 +181,7 @@ async function metricsPair (scenario: typeof scenarios[number], onStartsFirst: b
   const start = (metrics: 'on' | 'off') => startServer('service', { METRICS: String(metrics === 'on') })
   const [first, second] = onStartsFirst ? [await start('on'), await start('off')] : [await start('off'), await start('on')]
   const servers = onStartsFirst ? { on: first, off: second } : { on: second, off: first }
-  const sweep = janitor()
+  const sweep = main.janitor()
   // Prometheus is commonly set to scrape every 15 s (its own default is 1 min); --scrape-every 1
   // shows what frequent scrapes cost (prom-client's process metrics walk every handle and fd).
   const scrapeEveryMs = Number(flags['scrape-every']) * 1000
@@ -262,15 +277,22 @@ function groupBy<T> (items: T[], key: (item: T) => string): T[][] {
   return [...groups.values()]
 }
 
-function summarize (runs: RunResult[]) {
-  return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
-    scenario: group[0]!.scenario,
-    server: group[0]!.server,
+/** Medians of the rates and latencies of a group of runs. */
+function rateMedians (group: RunResult[]) {
+  return {
     deliveredPerSecond: median(group.map((run) => run.deliveredPerSecond)),
     deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
     p50Ms: median(group.map((run) => run.latencyMs.p50)),
     p99Ms: median(group.map((run) => run.latencyMs.p99)),
-    maxMs: median(group.map((run) => run.latencyMs.max)),
+    maxMs: median(group.map((run) => run.latencyMs.max))
+  }
+}
+
+function summarize (runs: RunResult[]) {
+  return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
+    scenario: group[0]!.scenario,
+    server: group[0]!.server,
+    ...rateMedians(group),
     serverCpuPerSecond: median(group.map((run) => run.serverCpuSeconds / run.measuredSeconds)),
     generatorCpuPerSecond: median(group.map((run) => run.generatorCpuSeconds / run.measuredSeconds)),
     serverRssMiB: median(group.map((run) => run.serverRssBytes / 2 ** 20)),
@@ -319,7 +341,7 @@ const openSummary = summarize(openLoop)
 
 // Persistence at the service's maximum rate: the queue must stay flat, every message stored.
 const first = scenarios[0]!
-const persistence = parts.has('persistence') ? await runOnce('service', first, { window: Number(flags.window) }, persistMs) : undefined
+const persistence = parts.has('persistence') ? await runOnce('service', first, { window: Number(flags.window) }, persistMs, {}, main, true) : undefined
 
 const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-ws')] : []
 
@@ -350,17 +372,23 @@ const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) 
 // (both on the server core), same load: sockets alternate between the instances.
 const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
 
-async function clusterRuns () {
+/** A fresh Redis on the load core, beside the generator. */
+async function startRedis (): Promise<{ url: string, pid: number, stop (): void }> {
   const port = await freePort()
   const redis = spawn(...pinned(LOAD_CORE, 'redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1']), { stdio: 'ignore' })
   await new Promise((resolve) => setTimeout(resolve, 500))
+  return { url: `redis://127.0.0.1:${port}`, pid: redis.pid!, stop: () => redis.kill('SIGKILL') }
+}
+
+async function clusterRuns () {
+  const redis = await startRedis()
   const scenario = scenarios[0]!
   const rows = []
   try {
     for (let round = 0; round < rounds; round++) {
       for (const instances of [1, 2]) {
-        const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', { REDIS_URL: `redis://127.0.0.1:${port}` })))
-        const sweep = janitor()
+        const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', { REDIS_URL: redis.url })))
+        const sweep = main.janitor()
         try {
           for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
             const { result, cpu } = await generate(started[0]!, {
@@ -376,7 +404,7 @@ async function clusterRuns () {
       }
     }
   } finally {
-    redis.kill('SIGKILL')
+    redis.stop()
   }
   return groupBy(rows, (row) => `${row.instances} ${row.load}`).map((group) => ({
     instances: group[0]!.instances,
@@ -424,6 +452,76 @@ const featureSummary = groupBy(features, (run) => `${run.load} ${run.variant}`).
   }
 })
 
+// Half load on the null sink: the service's own cost per message against raw ws, interleaved.
+const HALF_TARGETS = { perCpuVsRaw: 0.9, p99VsRaw: 1.5 }
+const half: Array<RunResult & { variant: string, round: number }> = []
+if (parts.has('half')) {
+  const db = await nullDatabase()
+  const rate = Number(flags['half-rate'])
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of [...variants, { name: 'raw-ws' }]) {
+      const kind = variant.name === 'raw-ws' ? 'raw-ws' : 'service'
+      const run = await runOnce(kind, first, { rate }, durationMs, variant, db)
+      half.push({ ...run, scenario: `${first.name} @${rate}/s`, variant: variant.name, round })
+      console.error(`half load round ${round + 1} ${variant.name}: ${run.deliveriesPerCpuSecond} deliveries/CPU-s, p99 ${run.latencyMs.p99} ms, lost ${run.lost}`)
+    }
+  }
+}
+const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
+  // Medians of each round's ratio: a round's runs ran back to back, under the same conditions.
+  const vsRaw = (value: (run: RunResult) => number) => median(group.map((run) => {
+    const raw = half.find((other) => other.variant === 'raw-ws' && other.round === run.round)!
+    return value(run) / value(raw)
+  }))
+  const perCpuVsRaw = vsRaw((run) => run.deliveriesPerCpuSecond)
+  const p99VsRaw = vsRaw((run) => run.latencyMs.p99)
+  return {
+    scenario: group[0]!.scenario,
+    server: group[0]!.variant,
+    ...rateMedians(group),
+    lost: group.reduce((sum, run) => sum + run.lost, 0),
+    perCpuVsRaw,
+    p99VsRaw,
+    targetsMet: group[0]!.variant === 'raw-ws' ? '' : perCpuVsRaw >= HALF_TARGETS.perCpuVsRaw && p99VsRaw <= HALF_TARGETS.p99VsRaw ? 'yes' : 'no'
+  }
+})
+
+// The cost of Redis fan-out: one instance with REDIS_URL against the same without, interleaved, null sink.
+const REDIS_TARGET = 0.9
+const redisRuns: Array<RunResult & { redis: 'off' | 'on', round: number, redisCpuUsPerMessage: number }> = []
+if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === undefined) {
+  const db = await nullDatabase()
+  const redis = await startRedis()
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const on of [false, true]) {
+        const redisCpuBefore = cpuSeconds(redis.pid)
+        const run = await runOnce('service', first, { window: Number(flags.window) }, durationMs, { env: on ? { REDIS_URL: redis.url } : {} }, db)
+        // Over the whole run, set-up included: what one Redis spends per message it orders and publishes.
+        const redisCpuUsPerMessage = on ? ((cpuSeconds(redis.pid) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
+        redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
+        console.error(`redis round ${round + 1} ${on ? 'on' : 'off'}: ${run.deliveredPerSecond} deliveries/s, lost ${run.lost}`)
+      }
+    }
+  } finally {
+    redis.stop()
+  }
+}
+const redisSummary = groupBy(redisRuns, (run) => run.redis).map((group) => {
+  const onVsOff = median(group.map((run) => run.deliveredPerSecond / redisRuns.find((other) => other.redis === 'off' && other.round === run.round)!.deliveredPerSecond))
+  return {
+    redis: group[0]!.redis,
+    deliveredPerSecond: median(group.map((run) => run.deliveredPerSecond)),
+    deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
+    p99Ms: median(group.map((run) => run.latencyMs.p99)),
+    lost: group.reduce((sum, run) => sum + run.lost, 0),
+    redisCpuUsPerMessage: median(group.map((run) => run.redisCpuUsPerMessage)),
+    perCpuVsOff: median(group.map((run) => run.deliveriesPerCpuSecond / redisRuns.find((other) => other.redis === 'off' && other.round === run.round)!.deliveriesPerCpuSecond)),
+    vsOff: onVsOff,
+    targetMet: group[0]!.redis === 'off' ? '' : onVsOff >= REDIS_TARGET ? 'yes' : 'no'
+  }
+})
+
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
@@ -435,6 +533,8 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
 }])
 table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
 table(`Feature costs (${scenarios[0]!.name}, service variants interleaved; medians; vsFirst: delivered/s against ${variants[0]!.name})`, featureSummary)
+table(`Half load on the null sink (service variants and raw ws interleaved; medians; targets: perCpuVsRaw >= ${HALF_TARGETS.perCpuVsRaw}, p99VsRaw <= ${HALF_TARGETS.p99VsRaw})`, halfSummary)
+table(`Redis fan-out (${first.name}, one instance, closed loop, window ${flags.window}, null sink; vsOff: median of each round's ratio, target >= ${REDIS_TARGET})`, redisSummary)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
 const scraped = Number(flags['scrape-every']) > 0 ? `/metrics scraped every ${flags['scrape-every']} s` : '/metrics not scraped'
 table(`Metrics on against off (two services side by side on the server core, closed loop, ${scraped}; medians of each round's ratio)`, metricsCost)
@@ -442,7 +542,8 @@ table('Server CPU per request with idle sockets open (ms)', scrapes)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary, half, halfSummary, redisRuns, redisSummary }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
-await mongo.close()
+await main.client.close()
+await nullSink?.client.close()
 process.exit(0)

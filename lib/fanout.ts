@@ -1,7 +1,7 @@
 import type { Hub } from './hub.js'
-import { withSeq, type ChatMessage, type Draft } from './message.js'
+import { messageJson, withSeq, type ChatMessage, type Draft } from './message.js'
 import type { LocalSequencer, Position } from './sequencer.js'
-import { textFrame } from './ws-frame.js'
+import { textFrameOf } from './ws-frame.js'
 
 export type FanoutStatus = 'single-instance' | 'up' | 'down'
 
@@ -47,7 +47,7 @@ export interface ChannelHold {
 
 /** Sends a message to this instance's clients of its channel: serialized and framed once, whatever their number. */
 export function deliverLocally (hub: Hub, message: ChatMessage): void {
-  hub.broadcast(message.channel, message.seq, textFrame(Buffer.from(JSON.stringify(message))))
+  hub.broadcast(message.channel, message.seq, textFrameOf(messageJson(message, String(message.seq))))
 }
 
 /**

@@ -54,7 +54,10 @@ export function errorFrame (error: ErrorBody, clientId?: string): string {
   return JSON.stringify({ error: clientId === undefined ? error : { ...error, clientId } })
 }
 
-/** The frame that tells a WebSocket client which message its frame became. */
+/**
+ * The frame that tells a WebSocket client which message its frame became. Neither a clientId
+ * (by its pattern) nor a message id (hex) needs escaping.
+ */
 export function ackFrame (clientId: string, id: string): string {
-  return JSON.stringify({ ack: { clientId, id } })
+  return `{"ack":{"clientId":"${clientId}","id":"${id}"}}`
 }

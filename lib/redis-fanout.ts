@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { Result } from 'ioredis'
 import { countsOf, deliverLocally, type ChannelHold, type Fanout, type FanoutStatus, type Published } from './fanout.js'
 import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
@@ -27,38 +28,69 @@ const clientIdKey = (channel: string, sender: string, clientId: string): string 
 const channelOf = (redisChannel: string): string => redisChannel.slice('chat:{'.length, -'}:messages'.length)
 
 /**
- * Orders and publishes one message atomically: unless the sender's clientId is known already,
- * the channel's seq grows by one (a new epoch starts at Redis's clock, in microseconds, when the
- * state is missing or below the floor), and the message goes out as "<seq> <json>". Redis runs
- * scripts one at a time, so the publishes of a channel leave in seq order.
- * KEYS: sequence hash, [clientId key]. ARGV: pub/sub channel, JSON before the seq, JSON after
- * it, floor, sequence TTL, clientId TTL. `publish` is PUBLISH, or SPUBLISH on a cluster.
+ * Orders and publishes a channel's messages of one turn atomically: for each message, unless
+ * the sender's clientId is known already, the channel's seq grows by one (a new epoch starts at
+ * Redis's clock, in microseconds, when the state is missing or below the floor). The new
+ * messages go out in one pub/sub message, "<seq> <json>" lines in seq order (JSON has no raw
+ * newline). Redis runs scripts one at a time, so the publishes of a channel leave in seq order.
+ * KEYS: sequence hash, then the clientId key of each message that has one, in order.
+ * ARGV: pub/sub channel, floor, sequence TTL, clientId TTL, then per message: "1" if it has a
+ * clientId key (else ""), JSON before the seq, JSON after it.
+ * Returns per message: 1 and its seq, or 0 and the JSON of the earlier message with its clientId.
+ * `publish` is PUBLISH, or SPUBLISH on a cluster.
  */
 const publishScript = (publish: 'PUBLISH' | 'SPUBLISH'): string => `
-if KEYS[2] then
-  local earlier = redis.call('GET', KEYS[2])
-  if earlier then return {0, earlier} end
+local floor = tonumber(ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+local seq = last
+local replies, published = {}, {}
+local key = 1
+for at = 5, #ARGV, 3 do
+  local clientIdKey = nil
+  if ARGV[at] ~= '' then
+    key = key + 1
+    clientIdKey = KEYS[key]
+  end
+  local earlier = clientIdKey and redis.call('GET', clientIdKey)
+  if earlier then
+    replies[#replies + 1] = 0
+    replies[#replies + 1] = earlier
+  else
+    seq = seq + 1
+    if seq == 1 or seq <= floor then
+      local now = redis.call('TIME')
+      seq = math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]), floor + 1, seq)
+      redis.call('HSET', KEYS[1], 'e', string.format('%.0f', seq))
+    end
+    local text = string.format('%.0f', seq)
+    local json = ARGV[at + 1] .. text .. ARGV[at + 2]
+    if clientIdKey then redis.call('SET', clientIdKey, json, 'PX', ARGV[4]) end
+    published[#published + 1] = text .. ' ' .. json
+    replies[#replies + 1] = 1
+    replies[#replies + 1] = text
+  end
 end
-local seq = tonumber(redis.call('HGET', KEYS[1], 's') or '0') + 1
-local floor = tonumber(ARGV[4])
-if seq == 1 or seq <= floor then
-  local now = redis.call('TIME')
-  seq = math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]), floor + 1, seq)
-  redis.call('HSET', KEYS[1], 'e', string.format('%.0f', seq))
+if seq ~= last then
+  redis.call('HSET', KEYS[1], 's', string.format('%.0f', seq))
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('${publish}', ARGV[1], table.concat(published, '\\n'))
 end
-local text = string.format('%.0f', seq)
-redis.call('HSET', KEYS[1], 's', text)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local json = ARGV[2] .. text .. ARGV[3]
-if KEYS[2] then redis.call('SET', KEYS[2], json, 'PX', ARGV[6]) end
-redis.call('${publish}', ARGV[1], text .. ' ' .. json)
-return {1, text}
+return replies
 `
+
+type PublishReply = [0 | 1, string]
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    chatPublish (numberOfKeys: number, ...args: string[]): Promise<[0 | 1, string]>
+    chatPublish (numberOfKeys: number, ...args: string[]): Result<Array<0 | 1 | string>, Context>
   }
+}
+
+/** A message waiting for the end of the turn, when each channel's messages go to the ordering script together. */
+interface PendingPublish {
+  draft: Draft
+  resolve (reply: PublishReply): void
+  reject (error: unknown): void
 }
 
 export interface RedisFanoutOptions {
@@ -76,7 +108,7 @@ export interface RedisFanoutOptions {
 
 /**
  * Fan-out over Redis pub/sub: one Redis channel per chat channel, subscribed only while this
- * instance has local clients on it. Redis also orders each channel (see PUBLISH_SCRIPT), and every
+ * instance has local clients on it. Redis also orders each channel (see publishScript), and every
  * instance, the publishing one included, delivers from its subscription, so every client sees a
  * channel in the one order that catch-up and history use. While Redis is unreachable an instance
  * orders and delivers its own messages locally. Counts: each instance keeps its own per-channel
@@ -95,6 +127,8 @@ export class RedisFanout implements Fanout {
   #timer: NodeJS.Timeout | undefined
   #soon: NodeJS.Timeout | undefined
   readonly #lastWarned = new Map<string, number>()
+  /** By channel, in call order. */
+  #pending = new Map<string, PendingPublish[]>()
 
   constructor (options: RedisFanoutOptions) {
     this.#options = options
@@ -126,15 +160,11 @@ export class RedisFanout implements Fanout {
   }
 
   async publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published> {
-    const { publisher, subscriber, hub } = this.#options
-    const { channel, sender, clientId } = draft
-    const [before, after] = splitAroundSeq(draft)
-    const keys = clientId === undefined ? [sequenceKey(channel)] : [sequenceKey(channel), clientIdKey(channel, sender, clientId)]
-    const floor = this.#fallback.current(channel)?.seq ?? 0
-    let reply: [0 | 1, string]
+    const { subscriber, hub } = this.#options
+    const { channel } = draft
+    let reply: PublishReply
     try {
-      reply = await ready(publisher).chatPublish(keys.length, ...keys, messagesChannel(channel), before, after,
-        String(floor), String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS))
+      reply = await this.#order(draft)
     } catch (error) {
       this.#warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
       const message = withSeq(draft, this.#fallback.next(channel, this.#newestSeen.get(channel)).seq)
@@ -149,6 +179,66 @@ export class RedisFanout implements Fanout {
     // Without a subscription, it would not come back to this instance's clients.
     if (subscriber.status !== 'ready') deliverLocally(hub, message)
     return { message, duplicate: false }
+  }
+
+  /**
+   * Orders the message at the end of the turn: one ordering script call per channel for all of
+   * the turn's messages of that channel, in call order, and one pipeline for all channels. So a
+   * burst costs a command and a pub/sub message per channel, not per message, here and on every
+   * instance that receives it; and each call stays within one Redis Cluster slot.
+   */
+  #order (draft: Draft): Promise<PublishReply> {
+    return new Promise((resolve, reject) => {
+      let calls = this.#pending.get(draft.channel)
+      if (calls === undefined) {
+        if (this.#pending.size === 0) setImmediate(() => this.#sendPending())
+        this.#pending.set(draft.channel, calls = [])
+      }
+      calls.push({ draft, resolve, reject })
+    })
+  }
+
+  #sendPending (): void {
+    const pending = this.#pending
+    this.#pending = new Map()
+    const batches = [...pending.values()]
+    const rejectAll = (error: unknown): void => { for (const calls of batches) for (const call of calls) call.reject(error) }
+    let publisher: RedisClient
+    try {
+      publisher = ready(this.#options.publisher)
+    } catch (error) {
+      rejectAll(error)
+      return
+    }
+    const scriptCalls = [...pending].map(([channel, calls]) => this.#scriptArguments(channel, calls))
+    if (this.#options.sharded) {
+      // A cluster pipeline must stay on one node: each channel's call goes on its own (its keys share a slot).
+      scriptCalls.forEach((args, index) => {
+        publisher.chatPublish(...args).then((replies) => settle(batches[index]!, replies), (error: unknown) => settle(batches[index]!, error))
+      })
+      return
+    }
+    const pipeline = publisher.pipeline()
+    for (const args of scriptCalls) pipeline.chatPublish(...args)
+    pipeline.exec().then((results) => {
+      batches.forEach((calls, index) => {
+        const [error, replies] = results?.[index] ?? [new Error('no reply from Redis')]
+        settle(calls, error ?? replies as Array<0 | 1 | string>)
+      })
+    }, rejectAll)
+  }
+
+  /** numberOfKeys, KEYS and ARGV of the ordering script for one channel's messages of the turn. */
+  #scriptArguments (channel: string, calls: readonly PendingPublish[]): [number, ...string[]] {
+    const keys = [sequenceKey(channel)]
+    const floor = this.#fallback.current(channel)?.seq ?? 0
+    const args = [messagesChannel(channel), String(floor), String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS)]
+    for (const { draft } of calls) {
+      const [before, after] = splitAroundSeq(draft)
+      if (draft.clientId !== undefined) keys.push(clientIdKey(channel, draft.sender, draft.clientId))
+      args.push(draft.clientId === undefined ? '' : '1', before, after)
+    }
+    return [keys.length, ...keys, ...args]
   }
 
   live (channel: string): Promise<void> {
@@ -204,14 +294,20 @@ export class RedisFanout implements Fanout {
     return this.#options.isUp() ? 'up' : 'down'
   }
 
-  /** "<seq> <json>", as PUBLISH_SCRIPT sends it. */
+  /** "<seq> <json>" lines, as the ordering script sends them. */
   #receive (redisChannel: Buffer, payload: Buffer): void {
-    const space = payload.indexOf(0x20)
-    if (space < 1) return
     const channel = channelOf(redisChannel.toString('utf8'))
-    const seq = Number(payload.toString('latin1', 0, space))
-    this.#remember(channel, seq)
-    this.#options.hub.broadcast(channel, seq, textFrame(payload.subarray(space + 1)))
+    for (let start = 0; start < payload.length;) {
+      const newline = payload.indexOf(0x0a, start)
+      const end = newline === -1 ? payload.length : newline
+      const space = payload.indexOf(0x20, start)
+      if (space > start && space < end) {
+        const seq = Number(payload.toString('latin1', start, space))
+        this.#remember(channel, seq)
+        this.#options.hub.broadcast(channel, seq, textFrame(payload.subarray(space + 1, end)))
+      }
+      start = end + 1
+    }
   }
 
   #subscribe (channel: string): void {
@@ -279,4 +375,13 @@ export class RedisFanout implements Fanout {
 function parseMessage (json: string): ChatMessage {
   const message = JSON.parse(json) as ChatMessage & { createdAt: string }
   return { ...message, createdAt: new Date(message.createdAt) }
+}
+
+/** Hands each message of a channel's batch its part of the script's reply (or the error). */
+function settle (calls: readonly PendingPublish[], replies: unknown): void {
+  if (!Array.isArray(replies)) {
+    for (const call of calls) call.reject(replies)
+    return
+  }
+  calls.forEach((call, at) => call.resolve([replies[2 * at] as 0 | 1, replies[2 * at + 1] as string]))
 }

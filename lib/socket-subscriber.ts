@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Subscriber } from './hub.js'
+import { textFrameOf } from './ws-frame.js'
 
 /** A client that cannot keep up is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -9,11 +10,24 @@ const MAX_HELD_MESSAGES = 10_000
 /** How long a catch-up waits for the client to read what was already sent. */
 const DRAIN_TIMEOUT_MS = 30_000
 
+/** Subscribers with frames waiting for the end of the event-loop turn, written all at once then. */
+const waiting: SocketSubscriber[] = []
+let flushScheduled = false
+
+function flushWaiting (): void {
+  flushScheduled = false
+  for (const subscriber of waiting) subscriber.flush()
+  waiting.length = 0
+}
+
 /**
  * A WebSocket as a hub subscriber. Broadcast frames arrive already framed (see textFrame) and
- * are written straight to the TCP socket: one write of shared bytes per client, instead of a
- * new frame header and a two-buffer writev per client through ws's sender. That is sound
- * because the service never enables permessage-deflate, so ws's sender never queues.
+ * are written straight to the TCP socket, instead of a new frame header and a two-buffer
+ * writev per client through ws's sender. That is sound because the service never enables
+ * permessage-deflate, so ws's sender never queues. Frames (broadcasts, acks, errors) wait for
+ * the end of the event-loop turn, so a client gets one write per turn however many messages
+ * its channel had: a write is a system call, the largest cost of a delivery. Anything sent
+ * through ws itself (catch-up pages, the close frame) first flushes what waits, so order holds.
  *
  * While the client catches up on missed messages, live messages are held back, then sent
  * after the missed ones, skipping any that the catch-up already covered (by seq).
@@ -22,6 +36,9 @@ export class SocketSubscriber implements Subscriber {
   readonly #socket: WebSocket
   readonly #tcp: Socket | undefined
   #held: Array<[number, Buffer]> | undefined
+  /** Frames waiting for the end of the turn: most turns have one, which needs no array. */
+  #first: Buffer | undefined
+  #more: Buffer[] | undefined
 
   constructor (socket: WebSocket, options: { holdLive: boolean }) {
     this.#socket = socket
@@ -40,8 +57,50 @@ export class SocketSubscriber implements Subscriber {
       this.#drop()
       return
     }
-    if (this.#tcp === undefined) socket.send(frame.subarray(frameHeaderLength(frame)), { binary: false })
-    else this.#tcp.write(frame)
+    this.#queue(frame)
+  }
+
+  /**
+   * Sends a text frame of its own (an ack, an error) after the frames queued before it. A client
+   * that does not read these answers to its own frames is dropped, as for broadcasts.
+   */
+  send (text: string): void {
+    const socket = this.#socket
+    if (socket.readyState !== socket.OPEN) return
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.#drop()
+    else this.#queue(textFrameOf(text))
+  }
+
+  #queue (frame: Buffer): void {
+    if (this.#first === undefined) {
+      this.#first = frame
+      waiting.push(this)
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flushWaiting)
+      }
+    } else if (this.#more === undefined) {
+      this.#more = [frame]
+    } else {
+      this.#more.push(frame)
+    }
+  }
+
+  /** Writes the frames queued this turn, in one write. */
+  flush (): void {
+    const first = this.#first
+    if (first === undefined) return
+    const more = this.#more
+    this.#first = undefined
+    this.#more = undefined
+    const socket = this.#socket
+    const tcp = this.#tcp
+    if (socket.readyState !== socket.OPEN || tcp?.destroyed === true) return
+    if (tcp !== undefined) {
+      tcp.write(more === undefined ? first : Buffer.concat([first, ...more]))
+      return
+    }
+    for (const frame of [first, ...more ?? []]) socket.send(frame.subarray(frameHeaderLength(frame)), { binary: false })
   }
 
   /**
@@ -51,6 +110,7 @@ export class SocketSubscriber implements Subscriber {
   sendMissed (missed: readonly object[]): number | undefined {
     const socket = this.#socket
     let bytes = 0
+    this.flush()
     for (const message of missed) {
       if (socket.readyState !== socket.OPEN) return undefined
       const json = JSON.stringify(message)
@@ -72,14 +132,6 @@ export class SocketSubscriber implements Subscriber {
     if (await this.#drained()) return socket.readyState === socket.OPEN
     this.#drop()
     return false
-  }
-
-  /** An answer to the client's own frames (acks, error frames); a client that does not read them is dropped, as for broadcasts. */
-  reply (frame: string): void {
-    const socket = this.#socket
-    if (socket.readyState !== socket.OPEN) return
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.#drop()
-    else socket.send(frame)
   }
 
   /** Ends the catch-up: sends the live messages held meanwhile that come after `coveredSeq`, then lets messages through. */
@@ -118,6 +170,7 @@ export class SocketSubscriber implements Subscriber {
   close (code: number, reason: string, graceMs?: number): Promise<void> {
     const socket = this.#socket
     if (socket.readyState === socket.CLOSED) return Promise.resolve()
+    this.flush()
     return new Promise((resolve) => {
       const timer = graceMs === undefined ? undefined : setTimeout(() => this.#drop(), graceMs)
       socket.once('close', () => {

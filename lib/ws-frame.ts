@@ -3,7 +3,21 @@
  * broadcast builds it once and writes the same bytes to every socket of the channel.
  */
 export function textFrame (payload: Buffer): Buffer {
-  const length = payload.length
+  const frame = frameFor(payload.length)
+  payload.copy(frame, frame.length - payload.length)
+  return frame
+}
+
+/** The frame of a text, encoded straight into it (no intermediate Buffer). */
+export function textFrameOf (text: string): Buffer {
+  const length = Buffer.byteLength(text)
+  const frame = frameFor(length)
+  frame.write(text, frame.length - length, 'utf8')
+  return frame
+}
+
+/** A frame with its header written and room for `length` payload bytes after it. */
+function frameFor (length: number): Buffer {
   const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10
   const frame = Buffer.allocUnsafe(headerLength + length)
   frame[0] = 0x81
@@ -16,6 +30,5 @@ export function textFrame (payload: Buffer): Buffer {
     frame[1] = 127
     frame.writeBigUInt64BE(BigInt(length), 2)
   }
-  payload.copy(frame, headerLength)
   return frame
 }

@@ -109,7 +109,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
     releaseUpgradeResponse(socket)
     const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
-    const sendError = (error: unknown, clientId?: string): void => subscriber.reply(errorFrame(toErrorBody(error as Error), clientId))
+    const sendError = (error: unknown, clientId?: string): void => subscriber.send(errorFrame(toErrorBody(error as Error), clientId))
     const refuse = (error: unknown, clientId?: string): void => {
       app.chatMetrics.refusedWith(error)
       sendError(error, clientId)
@@ -117,8 +117,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     const acknowledge = (sent: Sent, clientId: string | undefined): void => {
       if (!sent.duplicate) app.chatMetrics.accepted('ws')
       if (clientId === undefined) return
-      if (sent.stored === undefined) subscriber.reply(ackFrame(clientId, sent.message.id))
-      else sent.stored.then((stored) => subscriber.reply(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
+      if (sent.stored === undefined) subscriber.send(ackFrame(clientId, sent.message.id))
+      else sent.stored.then((stored) => subscriber.send(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
     }
 
     app.chatHub.join(channel, subscriber)

@@ -108,3 +108,27 @@ t.test('an instance subscribes only to the channels its local clients are on', a
   await Promise.all(clients.map((client) => client.close()))
   t.same(await eventually(subscribed, (channels) => channels.length === 0), [], 'unsubscribed after the last local client left')
 })
+
+t.test('a burst from one socket is ordered in one run of seqs and delivered once everywhere; resends to another instance are recognised', async (t) => {
+  const { servers } = await startCluster(t, { COUNTS_TTL_MS: String(COUNTS_TTL_MS) })
+  const [a, b] = [servers[0]!, servers[1]!]
+  const listener = await Client.open(wsUrl(b), { headers: member('listener') })
+  const sender = await Client.open(wsUrl(a), { headers: member('p') })
+  const burst = 50
+  // Sent without waiting: the instance takes them in one or a few turns, so Redis orders them in batches.
+  for (let n = 0; n < burst; n++) sender.send({ content: `burst ${n}`, clientId: `c${n}` })
+  const delivered = await listener.receive(burst, 10_000)
+  t.same(delivered.map((frame) => frame.content), Array.from({ length: burst }, (_, n) => `burst ${n}`), 'in the order sent')
+  t.same(delivered.map((frame) => frame.seq - delivered[0].seq), Array.from({ length: burst }, (_, n) => n), 'consecutive seqs')
+  const acks = (await sender.receive(2 * burst, 10_000)).filter((frame) => frame.ack !== undefined)
+  t.equal(acks.length, burst, 'every frame acked once')
+
+  const resender = await Client.open(wsUrl(b), { headers: member('p') })
+  for (const clientId of ['c3', 'new', 'c7']) resender.send({ content: `again ${clientId}`, clientId })
+  const answers = await resender.receive(4, 10_000)
+  const ackOf = (frames: any[], clientId: string) => frames.find((frame) => frame.ack?.clientId === clientId)?.ack.id
+  t.equal(ackOf(answers, 'c3'), ackOf(acks, 'c3'), 'a resend is acked with the first message\'s id')
+  t.equal(ackOf(answers, 'c7'), ackOf(acks, 'c7'))
+  await sleep(300)
+  t.same(listener.frames.slice(burst).map((frame) => frame.content), ['again new'], 'only the new message is delivered again')
+})

@@ -16,3 +16,4 @@ server.on('connection', (socket, request) => {
   })
 })
 server.on('listening', () => console.log(`listening ${(server.address() as { port: number }).port}`))
+process.on('SIGTERM', () => process.exit(0))

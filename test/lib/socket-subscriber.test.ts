@@ -1,12 +1,21 @@
 import t from 'tap'
 import { EventEmitter } from 'node:events'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { WebSocket } from 'ws'
 import { SocketSubscriber } from '../../lib/socket-subscriber.js'
 import { textFrame } from '../../lib/ws-frame.js'
 
-/** A ws-like socket whose TCP writes (pre-framed) and ws sends (catch-up) land in one list. */
+/** The payloads of the small (< 126 bytes) text frames in one TCP write. */
+function payloads (data: Buffer): string[] {
+  const texts: string[] = []
+  for (let offset = 0; offset < data.length; offset += 2 + data[offset + 1]!) texts.push(data.toString('utf8', offset + 2, offset + 2 + data[offset + 1]!))
+  return texts
+}
+
+/** A ws-like socket whose TCP writes (pre-framed) and ws sends (catch-up, close) land in one list. */
 function fakeSocket (bufferedAmount = 0) {
   const sent: string[] = []
+  const writes: Buffer[] = []
   let cutOff: Error | undefined
   const socket = Object.assign(new EventEmitter(), {
     OPEN: 1,
@@ -15,7 +24,10 @@ function fakeSocket (bufferedAmount = 0) {
     bufferedAmount,
     closeFrames: [] as Array<[number, string]>,
     _socket: {
-      write: (frame: Buffer) => { sent.push(frame.subarray(2).toString()) },
+      write: (data: Buffer) => {
+        writes.push(data)
+        sent.push(...payloads(data))
+      },
       destroy: (error: Error) => {
         cutOff = error
         socket.readyState = 3
@@ -23,9 +35,12 @@ function fakeSocket (bufferedAmount = 0) {
       }
     },
     send: (data: Buffer | string) => { sent.push(data.toString()) },
-    close: (code: number, reason: string) => { socket.closeFrames.push([code, reason]) }
+    close: (code: number, reason: string) => {
+      sent.push(`close ${code}`)
+      socket.closeFrames.push([code, reason])
+    }
   })
-  return { socket: socket as unknown as WebSocket, fake: socket, sent, cutOff: () => cutOff }
+  return { socket: socket as unknown as WebSocket, fake: socket, sent, writes, cutOff: () => cutOff }
 }
 
 const frame = (seq: number) => textFrame(Buffer.from(JSON.stringify({ seq })))
@@ -39,13 +54,42 @@ t.test('while catching up, live messages wait; then missed first, live after, no
   t.equal(subscriber.sendMissed([{ seq: 1 }, { seq: 2 }, { seq: 3 }]), 3 * '{"seq":1}'.length, 'the bytes written')
   subscriber.goLive(3)
   subscriber.deliver(5, frame(5))
+  await nextTurn()
   t.same(sent.map((data) => JSON.parse(data).seq), [1, 2, 3, 4, 5])
 })
 
-t.test('without catch-up, messages go straight out', async (t) => {
+t.test('without catch-up, messages go out at the end of the turn', async (t) => {
   const { socket, sent } = fakeSocket()
   new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1))
+  t.equal(sent.length, 0)
+  await nextTurn()
   t.equal(sent.length, 1)
+})
+
+t.test('the frames of one turn, acks included, go out in one write each socket, in order', async (t) => {
+  const sockets = [fakeSocket(), fakeSocket()]
+  const subscribers = sockets.map(({ socket }) => new SocketSubscriber(socket, { holdLive: false }))
+  for (const subscriber of subscribers) subscriber.deliver(1, frame(1))
+  subscribers[0]!.send('{"ack":1}')
+  for (const subscriber of subscribers) subscriber.deliver(2, frame(2))
+  await nextTurn()
+  t.same(sockets.map(({ writes }) => writes.length), [1, 1])
+  t.same(sockets[0]!.sent, ['{"seq":1}', '{"ack":1}', '{"seq":2}'])
+  t.same(sockets[1]!.sent, ['{"seq":1}', '{"seq":2}'])
+  subscribers[1]!.deliver(3, frame(3))
+  await nextTurn()
+  t.same(sockets[1]!.sent, ['{"seq":1}', '{"seq":2}', '{"seq":3}'], 'a later turn writes again')
+})
+
+t.test('what waits is written before a catch-up page and before the close frame', async (t) => {
+  const { socket, sent } = fakeSocket()
+  const subscriber = new SocketSubscriber(socket, { holdLive: true })
+  subscriber.send('{"error":1}')
+  await subscriber.sendMissed([{ seq: 1 }])
+  subscriber.goLive(1)
+  subscriber.deliver(2, frame(2))
+  void subscriber.close(1001, 'bye')
+  t.same(sent, ['{"error":1}', '{"seq":1}', '{"seq":2}', 'close 1001'])
 })
 
 t.test('a client that does not read is dropped instead of buffered without bound', async (t) => {

@@ -1,0 +1,18 @@
+import t from 'tap'
+import { createDraft, messageJson, splitAroundSeq, withSeq } from '../../lib/message.js'
+
+t.test('messageJson writes what JSON.stringify writes, whatever the strings hold', async (t) => {
+  const awkward = 'quote " backslash \\ newline \n tab \t control \u0001 emoji 😀 lone surrogate \ud800 line sep \u2028'
+  for (const clientId of [undefined, 'c-1.a:b_c']) {
+    const draft = createDraft(`room-${awkward}`, `user ${awkward}`, awkward, clientId)
+    for (const seq of [1, 1_764_000_000_000_123]) {
+      t.equal(messageJson(draft, String(seq)), JSON.stringify(withSeq(draft, seq)), `clientId ${clientId}, seq ${seq}`)
+    }
+  }
+})
+
+t.test('splitAroundSeq joins with a seq into the message JSON', async (t) => {
+  const draft = createDraft('room', 'user', 'has ,"seq":0 inside', 'c1')
+  const [before, after] = splitAroundSeq(draft)
+  t.equal(before + '42' + after, JSON.stringify(withSeq(draft, 42)))
+})
