@@ -11,14 +11,11 @@ import { parseArgs } from 'node:util'
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor } from './database.js'
-import { cpuSeconds, pidOf, pinned, startProcess } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, SERVER_CORE, startProcess } from './processes.js'
 import { median, table } from './report.js'
 import type { RestGeneratorConfig, RestGeneratorResult } from './rest-generator.js'
 
-const SERVER_CORE = 0
-const LOAD_CORE = 1
 const DB = 'chat_bench_auth'
-const SECRET = 'bench-secret-bench-secret-bench-secret'
 const dist = import.meta.dirname
 
 const { values: flags } = parseArgs({
@@ -40,7 +37,7 @@ interface TokenKind { alg: string, publicKey?: string, tokens: string[] }
 async function tokenKind (alg: string): Promise<TokenKind> {
   const users = Array.from({ length: Number(flags.users) }, (_, i) => ({ id: `user-${i}`, groups: ['bench'], exp: Math.floor(Date.now() / 1000) + 3600 }))
   if (alg === 'HS256') {
-    const secret = new TextEncoder().encode(SECRET)
+    const secret = new TextEncoder().encode(BENCH_JWT_SECRET)
     return { alg, tokens: await Promise.all(users.map((user) => new SignJWT(user).setProtectedHeader({ alg }).sign(secret))) }
   }
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true })
@@ -51,7 +48,7 @@ interface Run { alg: string, cache: string, perSecond: number, serverCpuUsPerReq
 
 async function runOnce (kind: TokenKind, cache: 'on' | 'off'): Promise<Run> {
   const server = await startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, '..', 'server.js')]), {
-    PORT: '0', HOST: '127.0.0.1', MONGO_URI: mongoUri, MONGO_DB: DB, JWT_SECRET: SECRET,
+    PORT: '0', HOST: '127.0.0.1', MONGO_URI: mongoUri, MONGO_DB: DB, JWT_SECRET: BENCH_JWT_SECRET,
     ...(kind.publicKey === undefined ? {} : { JWT_PUBLIC_KEY: kind.publicKey }),
     ...(cache === 'off' ? { JWT_CACHE_SIZE: '0' } : {}),
     SHUTDOWN_TIMEOUT_MS: '2000',

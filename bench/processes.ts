@@ -6,6 +6,12 @@ import { createInterface } from 'node:readline'
 
 const CLOCK_TICKS_PER_SECOND = 100
 
+/** Servers run on this core, load generators (and the databases) on the other. */
+export const SERVER_CORE = 0
+export const LOAD_CORE = 1
+/** The HS256 secret of every bench's service and of the tokens its generators sign. */
+export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
+
 /** `taskset -c <core>` where the machine has that core, so server and generator do not compete. */
 export function pinned (core: number, command: string, args: string[]): [string, string[]] {
   return availableParallelism() > core ? ['taskset', ['-c', String(core), command, ...args]] : [command, args]

@@ -17,14 +17,11 @@ import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
-import { cpuSeconds, pidOf, pinned, rssBytes, startProcess, type Started } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, SERVER_CORE, startProcess, type Started } from './processes.js'
 
 const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
 const IDLE_WARMUP_CONNECTIONS = 100
-const SERVER_CORE = 0
-const LOAD_CORE = 1
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
 const DB = 'chat_bench'
 const dist = import.meta.dirname
 
@@ -97,7 +94,7 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
     return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, '..', 'server.js')]), {
       ...USER_LIMITS_ABOVE_THE_BENCH,
       ...env,
-      PORT: '0', HOST: '127.0.0.1', JWT_SECRET, MONGO_URI: db.uri, MONGO_DB: DB,
+      PORT: '0', HOST: '127.0.0.1', JWT_SECRET: BENCH_JWT_SECRET, MONGO_URI: db.uri, MONGO_DB: DB,
       DEAD_LETTER_FILE: join('bench-results', `dead-letter-${Date.now()}-${Math.random()}.jsonl`)
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
@@ -143,7 +140,7 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
   try {
     const { result, cpu, rss } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
-      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? JWT_SECRET : undefined,
+      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined,
       clientIds: variant.clientIds, windowOnAck: variant.clientIds
     })
     let stored: number | undefined
@@ -195,7 +192,7 @@ async function metricsPair (scenario: typeof scenarios[number], onStartsFirst: b
       const server = servers[metrics]
       const { result, cpu } = await generate(server, {
         kind: 'service', port: server.port, ...scenario, window: Number(flags.window), durationMs, warmupMs: 1000,
-        payloadBytes: Number(flags.payload), jwtSecret: JWT_SECRET
+        payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
       })
       const delivered = result.deliveredPerSecond * result.measuredSeconds
       return { metrics, deliveredPerSecond: result.deliveredPerSecond, deliveriesPerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)), p99Ms: result.latencyMs.p99, lost: result.lost }
@@ -214,7 +211,7 @@ async function idleSockets (kind: ServerKind, server: Started, count: number): P
   if (count === 0) return { close: async () => {} }
   const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
     kind, port: server.port, subscribers: count, channels: Math.ceil(count / 10), publishers: 0,
-    durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? JWT_SECRET : undefined
+    durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined
   } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
   for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
   return {
@@ -393,7 +390,7 @@ async function clusterRuns () {
           for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
             const { result, cpu } = await generate(started[0]!, {
               kind: 'service', port: started[0]!.port, ports: started.map((server) => server.port), ...scenario, ...load,
-              durationMs, warmupMs: 1000, payloadBytes: Number(flags.payload), jwtSecret: JWT_SECRET
+              durationMs, warmupMs: 1000, payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
             }, started.slice(1))
             rows.push({ instances, load: load.window !== undefined ? `closed, window ${load.window}` : `open, ${CLUSTER_RATE}/s`, deliveredPerSecond: result.deliveredPerSecond, p50Ms: result.latencyMs.p50, p99Ms: result.latencyMs.p99, serverCpuPerSecond: cpu / result.measuredSeconds, lost: result.lost })
           }
