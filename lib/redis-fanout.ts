@@ -202,7 +202,7 @@ export class RedisFanout implements Fanout {
     const pending = this.#pending
     this.#pending = new Map()
     const batches = [...pending.values()]
-    const rejectAll = (error: unknown): void => { for (const calls of batches) for (const call of calls) call.reject(error) }
+    const rejectAll = (error: unknown): void => { for (const calls of batches) rejectEach(calls, error) }
     let publisher: RedisClient
     try {
       publisher = ready(this.#options.publisher)
@@ -214,7 +214,8 @@ export class RedisFanout implements Fanout {
     if (this.#options.sharded) {
       // A cluster pipeline must stay on one node: each channel's call goes on its own (its keys share a slot).
       scriptCalls.forEach((args, index) => {
-        publisher.chatPublish(...args).then((replies) => settle(batches[index]!, replies), (error: unknown) => settle(batches[index]!, error))
+        const calls = batches[index]!
+        publisher.chatPublish(...args).then((replies) => settle(calls, replies), (error: unknown) => rejectEach(calls, error))
       })
       return
     }
@@ -223,7 +224,8 @@ export class RedisFanout implements Fanout {
     pipeline.exec().then((results) => {
       batches.forEach((calls, index) => {
         const [error, replies] = results?.[index] ?? [new Error('no reply from Redis')]
-        settle(calls, error ?? replies as Array<0 | 1 | string>)
+        if (error === null) settle(calls, replies as Array<0 | 1 | string>)
+        else rejectEach(calls, error)
       })
     }, rejectAll)
   }
@@ -377,11 +379,11 @@ function parseMessage (json: string): ChatMessage {
   return { ...message, createdAt: new Date(message.createdAt) }
 }
 
-/** Hands each message of a channel's batch its part of the script's reply (or the error). */
-function settle (calls: readonly PendingPublish[], replies: unknown): void {
-  if (!Array.isArray(replies)) {
-    for (const call of calls) call.reject(replies)
-    return
-  }
+/** Hands each message of a channel's batch its part of the script's reply. */
+function settle (calls: readonly PendingPublish[], replies: ReadonlyArray<0 | 1 | string>): void {
   calls.forEach((call, at) => call.resolve([replies[2 * at] as 0 | 1, replies[2 * at + 1] as string]))
+}
+
+function rejectEach (calls: readonly PendingPublish[], error: unknown): void {
+  for (const call of calls) call.reject(error)
 }
