@@ -65,7 +65,9 @@ const VARIANTS: Record<string, Variant> = {
   'client-ids': { clientIds: true },
   'ack-after-store': { env: { ACK_AFTER_STORE: 'true' }, clientIds: true },
   // The per-user limits off, against the default runs, where they are on but set above what the bench sends.
-  'no-user-limits': { env: { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: '0' } }
+  'no-user-limits': { env: { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: '0' } },
+  // The write window that is the default with ACK_AFTER_STORE (20 ms without): what the longer one saves.
+  'window-5': { env: { WRITE_BATCH_WINDOW_MS: '5' } }
 }
 /** The per-user limits stay on (their cost is measured) but far above what one bench user sends or opens. */
 const USER_LIMITS_ABOVE_THE_BENCH = { USER_MESSAGE_RATE: '1000000', USER_MESSAGE_BURST: '1000000', USER_MAX_CONNECTIONS: '1000000' }

@@ -133,13 +133,24 @@ export class MessageWriter {
     clearTimeout(this.#timer)
     this.#timer = undefined
     if (this.#running !== undefined || this.#queue.length === 0) return
-    this.#running = this.#writeAll().finally(() => { this.#running = undefined })
+    this.#running = this.#writeAll().finally(() => {
+      this.#running = undefined
+      if (this.#queue.length > 0 && !this.#stop.signal.aborted) this.#schedule()
+    })
   }
 
+  /**
+   * Writes full batches back to back. What is left after a stored batch, fewer than a batch,
+   * waits for the window like the first message did: under a steady load a database that
+   * answers fast would otherwise get a write for every message or two that arrived during the
+   * last one, and each insertMany costs the driver about as much as a dozen messages.
+   */
   async #writeAll (): Promise<void> {
     while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
       const batch = this.#queue.slice(0, this.#options.batchSize)
-      if (await this.#writeBatch(batch)) this.#queue.splice(0, batch.length)
+      if (!await this.#writeBatch(batch)) continue
+      this.#queue.splice(0, batch.length)
+      if (this.#queue.length < this.#options.batchSize && this.#accepting) return
     }
   }
 

@@ -27,7 +27,7 @@ export const SettingsSchema = Type.Object({
   })),
   countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
-  writeBatchWindowMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 5 }),
+  writeBatchWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: 'How long a batch that is not full waits for more messages; default 20, or 5 with ACK_AFTER_STORE (the sender waits for it)' })),
   writeQueueMax: Type.Integer({ minimum: 1, default: 100_000 }),
   writeRetryMinDelayMs: Type.Integer({ minimum: 1, default: 100 }),
   writeRetryMaxDelayMs: Type.Integer({ minimum: 1, default: 5_000 }),
@@ -52,6 +52,14 @@ export const SettingsSchema = Type.Object({
 })
 
 export type Settings = Static<typeof SettingsSchema>
+
+/**
+ * Each insertMany costs the driver about as much as a dozen messages, so batches wait 20 ms to
+ * fill; with ACK_AFTER_STORE the sender's answer waits for the write, so they wait 5 ms.
+ */
+export function writeBatchWindowMsOf (settings: Pick<Settings, 'writeBatchWindowMs' | 'ackAfterStore'>): number {
+  return settings.writeBatchWindowMs ?? (settings.ackAfterStore ? 5 : 20)
+}
 export type SettingName = keyof Settings
 
 export function envName (setting: string): string {

@@ -10,6 +10,7 @@ import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
 import { MessagesNotSaved } from '../lib/errors.js'
 import { MessageWriter } from '../lib/message-writer.js'
+import { writeBatchWindowMsOf } from '../lib/settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,7 +55,7 @@ async function persistence (app: FastifyInstance): Promise<void> {
     insert: metrics.timedWrites(insert),
     retryAttempts: settings.retryAttempts,
     batchSize: settings.writeBatchSize,
-    batchWindowMs: settings.writeBatchWindowMs,
+    batchWindowMs: writeBatchWindowMsOf(settings),
     maxQueue: settings.writeQueueMax,
     retryMinDelayMs: settings.writeRetryMinDelayMs,
     retryMaxDelayMs: settings.writeRetryMaxDelayMs,

@@ -4,13 +4,20 @@ import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import sensible from '@fastify/sensible'
 import chat from '../app.js'
-import { envName, rawSettings } from '../lib/settings.js'
+import { envName, rawSettings, writeBatchWindowMsOf } from '../lib/settings.js'
 import { bearer, Client, get, post, SECRET, startMongo, startServerProcess, token } from './helper.js'
 
 t.test('settings: plugin options win over env; env names are derived', async (t) => {
   t.equal(envName('retryAttempts'), 'RETRY_ATTEMPTS')
   t.equal(envName('mongoUri'), 'MONGO_URI')
   t.same(rawSettings({ retryAttempts: 2 }, { RETRY_ATTEMPTS: '9', MONGO_DB: 'fromenv', PORT: '' }), { retryAttempts: 2, mongoDb: 'fromenv' })
+})
+
+t.test('the write window defaults to 20 ms, 5 ms when senders wait for the store; a set value wins', async (t) => {
+  t.equal(writeBatchWindowMsOf({ ackAfterStore: false }), 20)
+  t.equal(writeBatchWindowMsOf({ ackAfterStore: true }), 5)
+  t.equal(writeBatchWindowMsOf({ ackAfterStore: true, writeBatchWindowMs: 0 }), 0)
+  t.equal(writeBatchWindowMsOf({ ackAfterStore: false, writeBatchWindowMs: 50 }), 50)
 })
 
 t.test('a bad setting stops start-up with a clear error', async (t) => {

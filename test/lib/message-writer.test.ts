@@ -94,3 +94,23 @@ t.test('close refuses new messages, flushes, and returns what the deadline left 
   t.same(left.map((doc) => doc.content), ['x', 'y'])
   t.ok(Date.now() - started < 2_000, 'close honours its deadline')
 })
+
+t.test('under a steady trickle, what arrives during a write waits for the window instead of going out alone', async (t) => {
+  const batches: number[] = []
+  const queue = writer({
+    batchSize: 100,
+    batchWindowMs: 20,
+    insert: async (batch) => {
+      batches.push(batch.length)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  })
+  for (let i = 0; i < 60; i++) {
+    queue.enqueue(document(`m${i}`))
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await queue.drained()
+  t.equal(batches.reduce((sum, size) => sum + size, 0), 60, 'every message written')
+  // About one write per window; writing whatever came in during the last write would take 20 or more.
+  t.ok(batches.length <= 10, `${batches.length} writes for 60 messages over about ${60} ms: ${batches.join(', ')}`)
+})
