@@ -1,7 +1,7 @@
 // npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
 //                  [--only closed,open,persistence,idle,cluster,metrics,features,half,redis] [--scrape-every 5]
-//                  [--variants plain,client-ids,...] [--sink jongodb|null] [--half-rate 4000] [--profile]
+//                  [--variants plain,client-ids,...] [--sink jongodb|null] [--half-rate 4000] [--steady-warmup 5] [--profile]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
 // The half-load and Redis parts always run against the null sink (bench/null-mongo.ts), so
@@ -40,6 +40,8 @@ const { values: flags } = parseArgs({
     rate: { type: 'string' },
     sink: { type: 'string', default: 'jongodb' },
     'half-rate': { type: 'string', default: '4000' },
+    // The half-load and Redis parts measure a steady state: the JIT still compiles for seconds after start.
+    'steady-warmup': { type: 'string', default: '5' },
     // Writes a V8 CPU profile of every server process into bench-results/profiles/<server>.
     profile: { type: 'boolean', default: false },
     'scrape-every': { type: 'string', default: '5' },
@@ -53,6 +55,7 @@ const scenarios = (flags.scenario ?? ['1000/100/100', '4000/200/100']).map((text
 })
 const rounds = quick ? 1 : Number(flags.rounds)
 const durationMs = (quick ? 2 : Number(flags.duration)) * 1000
+const steadyWarmupMs = (quick ? 1 : Number(flags['steady-warmup'])) * 1000
 const persistMs = (quick ? 10 : Number(flags['persist-seconds'])) * 1000
 const idleConnections = quick ? 2000 : Number(flags.idle)
 const servers = flags.servers.split(',') as ServerKind[]
@@ -91,7 +94,7 @@ let nullSink: Database | undefined
 const nullDatabase = async (): Promise<Database> => flags.sink === 'null' ? main : (nullSink ??= await database('null'))
 
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: Database = main): Promise<Started> {
-  const profile = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', join('bench-results', 'profiles', kind)] : []
+  const profile = flags.profile ? ['--cpu-prof', '--cpu-prof-interval', process.env.BENCH_PROFILE_INTERVAL_US ?? '1000', '--cpu-prof-dir', join('bench-results', 'profiles', kind)] : []
   if (kind === 'service') {
     return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, '..', 'server.js')]), {
       ...USER_LIMITS_ABOVE_THE_BENCH,
@@ -134,14 +137,14 @@ async function queueDepth (server: Started): Promise<number> {
 }
 
 /** `watchQueue` polls /ready for the peak queue depth: only where it is reported, as the service logs each request. */
-async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number }, runMs = durationMs, variant: Variant = {}, db: Database = main, watchQueue = false): Promise<RunResult> {
+async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number, warmupMs?: number }, runMs = durationMs, variant: Variant = {}, db: Database = main, watchQueue = false): Promise<RunResult> {
   const server = await startServer(kind, variant.env, db)
   const sweep = kind === 'service' ? db.janitor() : undefined
   let peakQueueDepth = 0
   const poller = kind === 'service' && watchQueue ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
     const { result, cpu, rss } = await generate(server, {
-      kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: 1000,
+      kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: load.warmupMs ?? 1000,
       payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined,
       clientIds: variant.clientIds, windowOnAck: variant.clientIds
     })
@@ -460,7 +463,7 @@ if (parts.has('half')) {
   for (let round = 0; round < rounds; round++) {
     for (const variant of [...variants, { name: 'raw-ws' }]) {
       const kind = variant.name === 'raw-ws' ? 'raw-ws' : 'service'
-      const run = await runOnce(kind, first, { rate }, durationMs, variant, db)
+      const run = await runOnce(kind, first, { rate, warmupMs: steadyWarmupMs }, durationMs, variant, db)
       half.push({ ...run, scenario: `${first.name} @${rate}/s`, variant: variant.name, round })
       console.error(`half load round ${round + 1} ${variant.name}: ${run.deliveriesPerCpuSecond} deliveries/CPU-s, p99 ${run.latencyMs.p99} ms, lost ${run.lost}`)
     }
@@ -495,7 +498,7 @@ if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === und
     for (let round = 0; round < rounds; round++) {
       for (const on of [false, true]) {
         const redisCpuBefore = cpuSeconds(redis.pid)
-        const run = await runOnce('service', first, { window: Number(flags.window) }, durationMs, { env: on ? { REDIS_URL: redis.url } : {} }, db)
+        const run = await runOnce('service', first, { window: Number(flags.window), warmupMs: steadyWarmupMs }, durationMs, { env: on ? { REDIS_URL: redis.url } : {} }, db)
         // Over the whole run, set-up included: what one Redis spends per message it orders and publishes.
         const redisCpuUsPerMessage = on ? ((cpuSeconds(redis.pid) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
         redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
