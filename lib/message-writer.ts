@@ -51,6 +51,7 @@ export class MessageWriter {
   #running: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   #accepting = true
+  #batchTakenAt = 0
   readonly #listeners: WriterListener[] = []
 
   constructor (options: MessageWriterOptions) {
@@ -120,12 +121,13 @@ export class MessageWriter {
     return this.#queue.splice(0)
   }
 
-  #schedule (): void {
+  /** `waitedMs`: how long the oldest queued message has waited already, at least. */
+  #schedule (waitedMs = 0): void {
     if (this.#running !== undefined) return
     if (this.#queue.length >= this.#options.batchSize) {
       this.#startNow()
     } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.#startNow(), this.#options.batchWindowMs)
+      this.#timer = setTimeout(() => this.#startNow(), Math.max(0, this.#options.batchWindowMs - waitedMs))
     }
   }
 
@@ -135,18 +137,21 @@ export class MessageWriter {
     if (this.#running !== undefined || this.#queue.length === 0) return
     this.#running = this.#writeAll().finally(() => {
       this.#running = undefined
-      if (this.#queue.length > 0 && !this.#stop.signal.aborted) this.#schedule()
+      // What is left arrived after the last batch was taken, and has waited since then at most.
+      if (this.#queue.length > 0 && !this.#stop.signal.aborted) this.#schedule(Date.now() - this.#batchTakenAt)
     })
   }
 
   /**
    * Writes full batches back to back. What is left after a stored batch, fewer than a batch,
-   * waits for the window like the first message did: under a steady load a database that
-   * answers fast would otherwise get a write for every message or two that arrived during the
-   * last one, and each insertMany costs the driver about as much as a dozen messages.
+   * waits for the rest of the window, counted from when that batch was taken: under a steady
+   * load a database that answers fast would otherwise get a write for every message or two
+   * that arrived during the last one, and each insertMany costs the driver about as much as a
+   * dozen messages. No message waits for others longer than the window.
    */
   async #writeAll (): Promise<void> {
     while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
+      this.#batchTakenAt = Date.now()
       const batch = this.#queue.slice(0, this.#options.batchSize)
       if (!await this.#writeBatch(batch)) continue
       this.#queue.splice(0, batch.length)

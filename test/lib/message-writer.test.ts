@@ -114,3 +114,24 @@ t.test('under a steady trickle, what arrives during a write waits for the window
   // About one write per window; writing whatever came in during the last write would take 20 or more.
   t.ok(batches.length <= 10, `${batches.length} writes for 60 messages over about ${60} ms: ${batches.join(', ')}`)
 })
+
+t.test('what arrived during a write that outlasted the window is written at once after it', async (t) => {
+  const starts: number[] = []
+  const ends: number[] = []
+  const queue = writer({
+    batchWindowMs: 200,
+    insert: async () => {
+      starts.push(Date.now())
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      ends.push(Date.now())
+    }
+  })
+  queue.enqueue(document('first'))
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  queue.enqueue(document('during the write'))
+  // Not drained(): it writes what is queued at once, whatever the window.
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  t.equal(starts.length, 2)
+  // It has waited longer than the window already (since the first batch was taken); another 200 ms would be wrong.
+  t.ok(starts[1]! - ends[0]! < 100, `written ${starts[1]! - ends[0]!} ms after the first write ended`)
+})
