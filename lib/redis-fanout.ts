@@ -5,7 +5,7 @@ import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
 import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
 import { LocalSequencer, type Position } from './sequencer.js'
-import { textFrame } from './ws-frame.js'
+import { frameLengthAt } from './ws-frame.js'
 
 // The counts keys share one hash tag, so that one transaction can write them on a cluster too.
 const COUNTS_PREFIX = 'chat:{counts}:'
@@ -30,30 +30,38 @@ const channelOf = (redisChannel: string): string => redisChannel.slice('chat:{'.
 /**
  * Orders and publishes a channel's messages of one turn atomically: for each message, unless
  * the sender's clientId is known already, the channel's seq grows by one (a new epoch starts at
- * Redis's clock, in microseconds, when the state is missing or below the floor). The new
- * messages go out in one pub/sub message, "<seq> <json>" lines in seq order (JSON has no raw
- * newline). Redis runs scripts one at a time, so the publishes of a channel leave in seq order.
+ * Redis's clock, in microseconds, when the state is missing or below the floor; only the first
+ * new message of a call can start one, so a call's new messages have consecutive seqs). The new
+ * messages go out in one pub/sub message: the first one's seq and a newline, then each message
+ * as a ready WebSocket text frame (RFC 6455 5.2), which every instance writes to its sockets as
+ * it is. Redis runs scripts one at a time, so the publishes of a channel leave in seq order.
  * KEYS: sequence hash, then the clientId key of each message that has one, in order.
- * ARGV: pub/sub channel, floor, sequence TTL, clientId TTL, then per message: "1" if it has a
- * clientId key (else ""), JSON before the seq, JSON after it.
- * Returns per message: 1 and its seq, or 0 and the JSON of the earlier message with its clientId.
+ * ARGV: pub/sub channel, floor, sequence TTL, clientId TTL, one flag per message ("1": it has a
+ * clientId, "0": not), then per message its JSON before the seq, and for a message with a
+ * clientId its JSON after the seq (for the others that is "}").
+ * Returns the first new seq ("" if none), then the index (from 1) and the earlier message's JSON
+ * of each message whose clientId was known.
  * `publish` is PUBLISH, or SPUBLISH on a cluster.
  */
 const publishScript = (publish: 'PUBLISH' | 'SPUBLISH'): string => `
 local floor = tonumber(ARGV[2])
+local flags = ARGV[5]
 local last = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
 local seq = last
-local replies, published = {}, {}
-local key = 1
-for at = 5, #ARGV, 3 do
-  local clientIdKey = nil
-  if ARGV[at] ~= '' then
+local replies, frames = {''}, {}
+local key, at = 1, 6
+for index = 1, #flags do
+  local before, after, clientIdKey = ARGV[at], '}', nil
+  at = at + 1
+  if string.byte(flags, index) == 49 then
+    after = ARGV[at]
+    at = at + 1
     key = key + 1
     clientIdKey = KEYS[key]
   end
   local earlier = clientIdKey and redis.call('GET', clientIdKey)
   if earlier then
-    replies[#replies + 1] = 0
+    replies[#replies + 1] = index
     replies[#replies + 1] = earlier
   else
     seq = seq + 1
@@ -62,27 +70,34 @@ for at = 5, #ARGV, 3 do
       seq = math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]), floor + 1, seq)
       redis.call('HSET', KEYS[1], 'e', string.format('%.0f', seq))
     end
-    local text = string.format('%.0f', seq)
-    local json = ARGV[at + 1] .. text .. ARGV[at + 2]
+    if replies[1] == '' then replies[1] = string.format('%.0f', seq) end
+    local json = before .. string.format('%.0f', seq) .. after
     if clientIdKey then redis.call('SET', clientIdKey, json, 'PX', ARGV[4]) end
-    published[#published + 1] = text .. ' ' .. json
-    replies[#replies + 1] = 1
-    replies[#replies + 1] = text
+    local length = #json
+    if length < 126 then
+      frames[#frames + 1] = struct.pack('>BB', 129, length)
+    elseif length < 65536 then
+      frames[#frames + 1] = struct.pack('>BBI2', 129, 126, length)
+    else
+      frames[#frames + 1] = struct.pack('>BBI4I4', 129, 127, 0, length)
+    end
+    frames[#frames + 1] = json
   end
 end
 if seq ~= last then
   redis.call('HSET', KEYS[1], 's', string.format('%.0f', seq))
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  redis.call('${publish}', ARGV[1], table.concat(published, '\\n'))
+  redis.call('${publish}', ARGV[1], replies[1] .. '\\n' .. table.concat(frames))
 end
 return replies
 `
 
-type PublishReply = [0 | 1, string]
+/** A message's place from the ordering script, or the JSON of the earlier message with its clientId. */
+type PublishReply = { seq: number, earlier?: undefined } | { earlier: string }
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    chatPublish (numberOfKeys: number, ...args: string[]): Result<Array<0 | 1 | string>, Context>
+    chatPublish (numberOfKeys: number, ...args: string[]): Result<Array<number | string>, Context>
   }
 }
 
@@ -172,8 +187,8 @@ export class RedisFanout implements Fanout {
       deliverLocally(hub, message)
       return { message, duplicate: false }
     }
-    if (reply[0] === 0) return { message: parseMessage(reply[1]), duplicate: true }
-    const message = withSeq(draft, Number(reply[1]))
+    if (reply.earlier !== undefined) return { message: parseMessage(reply.earlier), duplicate: true }
+    const message = withSeq(draft, reply.seq)
     this.#remember(channel, message.seq)
     accept(message)
     // Without a subscription, it would not come back to this instance's clients.
@@ -224,7 +239,7 @@ export class RedisFanout implements Fanout {
     pipeline.exec().then((results) => {
       batches.forEach((calls, index) => {
         const [error, replies] = results?.[index] ?? [new Error('no reply from Redis')]
-        if (error === null) settle(calls, replies as Array<0 | 1 | string>)
+        if (error === null) settle(calls, replies as Array<number | string>)
         else rejectEach(calls, error)
       })
     }, rejectAll)
@@ -234,13 +249,20 @@ export class RedisFanout implements Fanout {
   #scriptArguments (channel: string, calls: readonly PendingPublish[]): [number, ...string[]] {
     const keys = [sequenceKey(channel)]
     const floor = this.#fallback.current(channel)?.seq ?? 0
-    const args = [messagesChannel(channel), String(floor), String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS)]
+    let flags = ''
+    const parts: string[] = []
     for (const { draft } of calls) {
       const [before, after] = splitAroundSeq(draft)
-      if (draft.clientId !== undefined) keys.push(clientIdKey(channel, draft.sender, draft.clientId))
-      args.push(draft.clientId === undefined ? '' : '1', before, after)
+      if (draft.clientId === undefined) {
+        flags += '0'
+        parts.push(before)
+      } else {
+        flags += '1'
+        parts.push(before, after)
+        keys.push(clientIdKey(channel, draft.sender, draft.clientId))
+      }
     }
-    return [keys.length, ...keys, ...args]
+    return [keys.length, ...keys, messagesChannel(channel), String(floor), String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS), flags, ...parts]
   }
 
   live (channel: string): Promise<void> {
@@ -296,20 +318,21 @@ export class RedisFanout implements Fanout {
     return this.#options.isUp() ? 'up' : 'down'
   }
 
-  /** "<seq> <json>" lines, as the ordering script sends them. */
+  /**
+   * The first seq and a newline, then WebSocket frames of consecutive seqs, as the ordering script
+   * publishes them: each frame goes to the sockets as a slice of the payload, not a copy.
+   */
   #receive (redisChannel: Buffer, payload: Buffer): void {
     const channel = channelOf(redisChannel.toString('utf8'))
-    for (let start = 0; start < payload.length;) {
-      const newline = payload.indexOf(0x0a, start)
-      const end = newline === -1 ? payload.length : newline
-      const space = payload.indexOf(0x20, start)
-      if (space > start && space < end) {
-        const seq = Number(payload.toString('latin1', start, space))
-        this.#remember(channel, seq)
-        this.#options.hub.broadcast(channel, seq, textFrame(payload.subarray(space + 1, end)))
-      }
-      start = end + 1
+    const newline = payload.indexOf(0x0a)
+    if (newline <= 0) return
+    let seq = Number(payload.toString('latin1', 0, newline))
+    for (let start = newline + 1; start < payload.length; seq++) {
+      const end = start + frameLengthAt(payload, start)
+      this.#options.hub.broadcast(channel, seq, payload.subarray(start, end))
+      start = end
     }
+    this.#remember(channel, seq - 1)
   }
 
   #subscribe (channel: string): void {
@@ -379,9 +402,18 @@ function parseMessage (json: string): ChatMessage {
   return { ...message, createdAt: new Date(message.createdAt) }
 }
 
-/** Hands each message of a channel's batch its part of the script's reply. */
-function settle (calls: readonly PendingPublish[], replies: ReadonlyArray<0 | 1 | string>): void {
-  calls.forEach((call, at) => call.resolve([replies[2 * at] as 0 | 1, replies[2 * at + 1] as string]))
+/**
+ * Hands each message of a channel's batch its part of the script's reply: the first new seq,
+ * then (index from 1, earlier JSON) for each resend. New messages have consecutive seqs.
+ */
+function settle (calls: readonly PendingPublish[], replies: ReadonlyArray<number | string>): void {
+  const resends = new Map<number, string>()
+  for (let at = 1; at < replies.length; at += 2) resends.set(Number(replies[at]) - 1, String(replies[at + 1]))
+  let seq = Number(replies[0])
+  calls.forEach((call, index) => {
+    const earlier = resends.get(index)
+    call.resolve(earlier === undefined ? { seq: seq++ } : { earlier })
+  })
 }
 
 function rejectEach (calls: readonly PendingPublish[], error: unknown): void {

@@ -32,3 +32,11 @@ function frameFor (length: number): Buffer {
   }
   return frame
 }
+
+/** The length, header included, of the frame that starts at `offset` (as textFrame builds them: unmasked). */
+export function frameLengthAt (buffer: Buffer, offset: number): number {
+  const length = buffer[offset + 1]! & 0x7f
+  if (length < 126) return 2 + length
+  if (length === 126) return 4 + buffer.readUInt16BE(offset + 2)
+  return 10 + buffer.readUInt32BE(offset + 6) + buffer.readUInt32BE(offset + 2) * 2 ** 32
+}

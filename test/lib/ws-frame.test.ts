@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createRequire } from 'node:module'
-import { textFrame, textFrameOf } from '../../lib/ws-frame.js'
+import { frameLengthAt, textFrame, textFrameOf } from '../../lib/ws-frame.js'
 
 // ws's frame parser, which its published types leave out.
 const { Receiver } = createRequire(import.meta.url)('ws') as { Receiver: new (options: object) => import('node:stream').Writable }
@@ -28,4 +28,15 @@ t.test('a text framed directly decodes to the same text, multi-byte characters i
     const received = await decode(textFrameOf(text))
     t.equal(received.toString('utf8'), text, `${Buffer.byteLength(text)} bytes`)
   }
+})
+
+t.test('frameLengthAt walks frames laid end to end, at every length encoding', async (t) => {
+  const frames = [0, 1, 125, 126, 65_535, 65_536, 200_000].map((length) => textFrame(Buffer.alloc(length, 'b')))
+  const joined = Buffer.concat([Buffer.from('x'), ...frames])
+  let offset = 1
+  for (const frame of frames) {
+    t.equal(frameLengthAt(joined, offset), frame.length)
+    offset += frameLengthAt(joined, offset)
+  }
+  t.equal(offset, joined.length)
 })
