@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor } from './database.js'
-import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, SERVER_CORE, startProcess } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, SERVER_CORE, SERVER_NODE_FLAGS, startProcess } from './processes.js'
 import { median, table } from './report.js'
 import type { RestGeneratorConfig, RestGeneratorResult } from './rest-generator.js'
 
@@ -47,7 +47,7 @@ async function tokenKind (alg: string): Promise<TokenKind> {
 interface Run { alg: string, cache: string, perSecond: number, serverCpuUsPerRequest: number, generatorCpuPerSecond: number, not201: number }
 
 async function runOnce (kind: TokenKind, cache: 'on' | 'off'): Promise<Run> {
-  const server = await startProcess(pinned(SERVER_CORE, process.execPath, [join(dist, '..', 'server.js')]), {
+  const server = await startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, join(dist, '..', 'server.js')]), {
     PORT: '0', HOST: '127.0.0.1', MONGO_URI: mongoUri, MONGO_DB: DB, JWT_SECRET: BENCH_JWT_SECRET,
     ...(kind.publicKey === undefined ? {} : { JWT_PUBLIC_KEY: kind.publicKey }),
     ...(cache === 'off' ? { JWT_CACHE_SIZE: '0' } : {}),

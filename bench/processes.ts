@@ -9,6 +9,12 @@ const CLOCK_TICKS_PER_SECOND = 100
 /** Servers run on this core, load generators (and the databases) on the other. */
 export const SERVER_CORE = 0
 export const LOAD_CORE = 1
+/**
+ * V8 flags of every server process of a bench, the service's as `npm start` and the Dockerfile
+ * run it: a young generation large enough that messages in flight (across a Redis round trip, or
+ * waiting in the write queue) die before a scavenge has to copy them. The baselines get the same.
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64']
 /** The HS256 secret of every bench's service and of the tokens its generators sign. */
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
 

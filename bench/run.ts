@@ -17,7 +17,7 @@ import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
-import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, SERVER_CORE, startProcess, type Started } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, type Started } from './processes.js'
 
 const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
@@ -96,7 +96,7 @@ const nullDatabase = async (): Promise<Database> => flags.sink === 'null' ? main
 async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: Database = main): Promise<Started> {
   const profile = flags.profile ? ['--cpu-prof', '--cpu-prof-interval', process.env.BENCH_PROFILE_INTERVAL_US ?? '1000', '--cpu-prof-dir', join('bench-results', 'profiles', kind)] : []
   if (kind === 'service') {
-    return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, '..', 'server.js')]), {
+    return startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, ...profile, join(dist, '..', 'server.js')]), {
       ...USER_LIMITS_ABOVE_THE_BENCH,
       ...env,
       PORT: '0', HOST: '127.0.0.1', JWT_SECRET: BENCH_JWT_SECRET, MONGO_URI: db.uri, MONGO_DB: DB,
@@ -104,7 +104,7 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
   const file = kind === 'raw-ws' ? 'raw-ws.js' : 'socketio.js'
-  return startProcess(pinned(SERVER_CORE, process.execPath, [...profile, join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
+  return startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, ...profile, join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
 }
 
 interface Sample { cpuSeconds: number, rssBytes: number }
