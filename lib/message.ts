@@ -54,9 +54,16 @@ export function toDocument (message: ChatMessage): MessageDocument {
  * that can hold anything are escaped (id and createdAt cannot need it, nor a clientId, by its pattern).
  */
 export function messageJson (draft: Draft, seq: string): string {
-  const clientId = draft.clientId === undefined ? '' : `,"clientId":"${draft.clientId}"`
+  return jsonBeforeSeq(draft) + seq + jsonAfterSeq(draft)
+}
+
+function jsonBeforeSeq (draft: Draft): string {
   return `{"id":"${draft.id}","channel":${JSON.stringify(draft.channel)},"sender":${JSON.stringify(draft.sender)},` +
-    `"content":${JSON.stringify(draft.content)},"createdAt":"${draft.createdAt.toISOString()}","seq":${seq}${clientId}}`
+    `"content":${JSON.stringify(draft.content)},"createdAt":"${draft.createdAt.toISOString()}","seq":`
+}
+
+function jsonAfterSeq (draft: Draft): string {
+  return draft.clientId === undefined ? '}' : `,"clientId":"${draft.clientId}"}`
 }
 
 export function fromDocument (document: MessageDocument): ChatMessage {
@@ -69,7 +76,5 @@ export function fromDocument (document: MessageDocument): ChatMessage {
 
 /** The JSON of a message split around its seq: a sequencer that assigns the seq elsewhere (Redis) joins the parts. */
 export function splitAroundSeq (draft: Draft): [string, string] {
-  const json = messageJson(draft, '0')
-  const at = json.lastIndexOf(',"seq":0') + ',"seq":'.length
-  return [json.slice(0, at), json.slice(at + 1)]
+  return [jsonBeforeSeq(draft), jsonAfterSeq(draft)]
 }
