@@ -174,25 +174,30 @@ export class RedisFanout implements Fanout {
     await publisher.multi().del(this.#countsKey).zrem(INSTANCES_KEY, this.instanceId).exec().catch(() => {})
   }
 
-  async publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published> {
-    const { subscriber, hub } = this.#options
-    const { channel } = draft
-    let reply: PublishReply
-    try {
-      reply = await this.#order(draft)
-    } catch (error) {
-      this.#warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
-      const message = withSeq(draft, this.#fallback.next(channel, this.#newestSeen.get(channel)).seq)
-      accept(message)
-      deliverLocally(hub, message)
-      return { message, duplicate: false }
-    }
+  publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published> {
+    // Callbacks rather than an awaited promise per message: a burst's replies arrive together.
+    return new Promise((resolve, reject) => this.#order({
+      draft,
+      resolve: (reply) => answer(resolve, reject, () => this.#ordered(draft, reply, accept)),
+      reject: (error) => answer(resolve, reject, () => this.#orderedLocally(draft, error, accept))
+    }))
+  }
+
+  #ordered (draft: Draft, reply: PublishReply, accept: (message: ChatMessage) => void): Published {
     if (reply.earlier !== undefined) return { message: parseMessage(reply.earlier), duplicate: true }
     const message = withSeq(draft, reply.seq)
-    this.#remember(channel, message.seq)
+    this.#remember(draft.channel, message.seq)
     accept(message)
     // Without a subscription, it would not come back to this instance's clients.
-    if (subscriber.status !== 'ready') deliverLocally(hub, message)
+    if (this.#options.subscriber.status !== 'ready') deliverLocally(this.#options.hub, message)
+    return { message, duplicate: false }
+  }
+
+  #orderedLocally (draft: Draft, error: unknown, accept: (message: ChatMessage) => void): Published {
+    this.#warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
+    const message = withSeq(draft, this.#fallback.next(draft.channel, this.#newestSeen.get(draft.channel)).seq)
+    accept(message)
+    deliverLocally(this.#options.hub, message)
     return { message, duplicate: false }
   }
 
@@ -202,15 +207,13 @@ export class RedisFanout implements Fanout {
    * burst costs a command and a pub/sub message per channel, not per message, here and on every
    * instance that receives it; and each call stays within one Redis Cluster slot.
    */
-  #order (draft: Draft): Promise<PublishReply> {
-    return new Promise((resolve, reject) => {
-      let calls = this.#pending.get(draft.channel)
-      if (calls === undefined) {
-        if (this.#pending.size === 0) setImmediate(() => this.#sendPending())
-        this.#pending.set(draft.channel, calls = [])
-      }
-      calls.push({ draft, resolve, reject })
-    })
+  #order (call: PendingPublish): void {
+    let calls = this.#pending.get(call.draft.channel)
+    if (calls === undefined) {
+      if (this.#pending.size === 0) setImmediate(() => this.#sendPending())
+      this.#pending.set(call.draft.channel, calls = [])
+    }
+    calls.push(call)
   }
 
   #sendPending (): void {
@@ -414,6 +417,15 @@ function settle (calls: readonly PendingPublish[], replies: ReadonlyArray<number
     const earlier = resends.get(index)
     call.resolve(earlier === undefined ? { seq: seq++ } : { earlier })
   })
+}
+
+/** Resolves with what `publish` makes of its reply, or rejects with what it threw, without disturbing the other calls of its batch. */
+function answer (resolve: (published: Published) => void, reject: (error: unknown) => void, publish: () => Published): void {
+  try {
+    resolve(publish())
+  } catch (error) {
+    reject(error)
+  }
 }
 
 function rejectEach (calls: readonly PendingPublish[], error: unknown): void {
