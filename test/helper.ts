@@ -54,7 +54,8 @@ const PER_USER_LIMITS_OFF_ENV = { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: 
 /** A host app with a route of its own and the chat service under /chat, listening on 127.0.0.1. */
 export async function buildService (t: Test, options: ChatOptions = {}, mongo?: { uri: string, db: string }): Promise<Service> {
   const database = mongo ?? await startMongo(t)
-  const host = Fastify({ logger: false })
+  // A browser of a test may keep a connection that never ends; close must not wait for it.
+  const host = Fastify({ logger: false, forceCloseConnections: true })
   host.get('/host-route', async () => ({ host: true }))
   await host.register(chat, {
     prefix: '/chat',

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { bearer, buildService, Client, eventually, get, post, token, upgradeStatus } from '../helper.js'
+import { connect } from 'node:net'
+import { bearer, buildService, Client, eventually, get, post, sleep, token, upgradeStatus } from '../helper.js'
 
 const alice = { id: 'alice', groups: ['team'] }
 const bob = { id: 'bob', groups: ['team'] }
@@ -95,4 +96,27 @@ t.test('closing the service closes sockets with 1001', async (t) => {
   const client = await Client.open(`${service.ws}?channel=team`, { headers: bearer(alice) })
   await service.host.close()
   t.equal((await client.closed).code, 1001)
+})
+
+t.test('mounted: a refused upgrade gets its answer, then the server closes the connection', async (t) => {
+  const service = await buildService(t, { allowedOrigins: 'http://app.example' })
+  const { port } = new URL(service.base)
+  const refused = [
+    { why: 'no token', path: '/chat/ws?channel=team', headers: '' },
+    { why: 'another origin', path: '/chat/ws?channel=team', headers: `Origin: http://elsewhere.example\r\nAuthorization: Bearer ${token(alice)}\r\n` },
+    { why: 'no such route', path: '/chat/nowhere', headers: `Authorization: Bearer ${token(alice)}\r\n` }
+  ]
+  for (const { why, path, headers } of refused) {
+    const socket = connect(Number(port), '127.0.0.1')
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString('latin1') })
+    const closedByServer = new Promise<boolean>((resolve) => socket.once('end', () => resolve(true)))
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`)
+    await eventually(() => answer, (text) => text.includes('\r\n\r\n'))
+    const closed = await Promise.race([closedByServer, sleep(2_000).then(() => false)])
+    t.match(answer, /^HTTP\/1\.1 4\d\d /, `${why}: answered over HTTP`)
+    t.ok(closed, `${why}: the server closed the connection`)
+    socket.destroy()
+  }
 })
