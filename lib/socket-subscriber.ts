@@ -21,7 +21,7 @@ function flushWaiting (): void {
 }
 
 /**
- * A WebSocket as a hub subscriber. Broadcast frames arrive already framed (see textFrame) and
+ * A WebSocket as a hub subscriber. Broadcast frames arrive already framed (see textFrameOf) and
  * are written straight to the TCP socket, instead of a new frame header and a two-buffer
  * writev per client through ws's sender. That is sound because the service never enables
  * permessage-deflate, so ws's sender never queues. Frames (broadcasts, acks, errors) wait for

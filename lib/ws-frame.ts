@@ -1,14 +1,8 @@
 /**
- * An unmasked, final WebSocket text frame (RFC 6455 section 5.2) holding the payload: a
- * broadcast builds it once and writes the same bytes to every socket of the channel.
+ * An unmasked, final WebSocket text frame (RFC 6455 section 5.2) holding the text, encoded
+ * straight into it (no intermediate Buffer): a broadcast builds it once and writes the same
+ * bytes to every socket of the channel.
  */
-export function textFrame (payload: Buffer): Buffer {
-  const frame = frameFor(payload.length)
-  payload.copy(frame, frame.length - payload.length)
-  return frame
-}
-
-/** The frame of a text, encoded straight into it (no intermediate Buffer). */
 export function textFrameOf (text: string): Buffer {
   const length = Buffer.byteLength(text)
   const frame = frameFor(length)
@@ -33,7 +27,7 @@ function frameFor (length: number): Buffer {
   return frame
 }
 
-/** The length, header included, of the frame that starts at `offset` (as textFrame builds them: unmasked). */
+/** The length, header included, of the frame that starts at `offset` (as textFrameOf and the Redis ordering script build them: unmasked). */
 export function frameLengthAt (buffer: Buffer, offset: number): number {
   const length = buffer[offset + 1]! & 0x7f
   if (length < 126) return 2 + length

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { WebSocket } from 'ws'
 import { SocketSubscriber } from '../../lib/socket-subscriber.js'
-import { textFrame } from '../../lib/ws-frame.js'
+import { textFrameOf } from '../../lib/ws-frame.js'
 
 /** The payloads of the small (< 126 bytes) text frames in one TCP write. */
 function payloads (data: Buffer): string[] {
@@ -43,7 +43,7 @@ function fakeSocket (bufferedAmount = 0) {
   return { socket: socket as unknown as WebSocket, fake: socket, sent, writes, cutOff: () => cutOff }
 }
 
-const frame = (seq: number) => textFrame(Buffer.from(JSON.stringify({ seq })))
+const frame = (seq: number) => textFrameOf(JSON.stringify({ seq }))
 
 t.test('while catching up, live messages wait; then missed first, live after, none twice', async (t) => {
   const { socket, sent } = fakeSocket()
