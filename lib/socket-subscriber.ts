@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Subscriber } from './hub.js'
-import { textFrameOf } from './ws-frame.js'
+import { frameHeaderLength, textFrameOf } from './ws-frame.js'
 
 /** A client that cannot keep up is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -193,9 +193,4 @@ export class SocketSubscriber implements Subscriber {
     if (tcp === undefined) this.#socket.terminate()
     else if (!tcp.destroyed) tcp.destroy(new Error('WebSocket client dropped: it does not read what it is sent'))
   }
-}
-
-function frameHeaderLength (frame: Buffer): number {
-  const length = frame[1]! & 0x7f
-  return length < 126 ? 2 : length === 126 ? 4 : 10
 }

@@ -27,10 +27,16 @@ function frameFor (length: number): Buffer {
   return frame
 }
 
-/** The length, header included, of the frame that starts at `offset` (as textFrameOf and the Redis ordering script build them: unmasked). */
-export function frameLengthAt (buffer: Buffer, offset: number): number {
+/** The header length of the frame that starts at `offset` (as textFrameOf and the Redis ordering script build them: unmasked). */
+export function frameHeaderLength (buffer: Buffer, offset = 0): number {
   const length = buffer[offset + 1]! & 0x7f
-  if (length < 126) return 2 + length
-  if (length === 126) return 4 + buffer.readUInt16BE(offset + 2)
+  return length < 126 ? 2 : length === 126 ? 4 : 10
+}
+
+/** The length, header included, of the frame that starts at `offset`. */
+export function frameLengthAt (buffer: Buffer, offset: number): number {
+  const headerLength = frameHeaderLength(buffer, offset)
+  if (headerLength === 2) return 2 + (buffer[offset + 1]! & 0x7f)
+  if (headerLength === 4) return 4 + buffer.readUInt16BE(offset + 2)
   return 10 + buffer.readUInt32BE(offset + 6) + buffer.readUInt32BE(offset + 2) * 2 ** 32
 }
