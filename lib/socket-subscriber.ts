@@ -51,13 +51,7 @@ export class SocketSubscriber implements Subscriber {
       if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#drop()
       return
     }
-    const socket = this.#socket
-    if (socket.readyState !== socket.OPEN) return
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.#drop()
-      return
-    }
-    this.#queue(frame)
+    if (this.#canTake()) this.#queue(frame)
   }
 
   /**
@@ -65,10 +59,16 @@ export class SocketSubscriber implements Subscriber {
    * that does not read these answers to its own frames is dropped, as for broadcasts.
    */
   send (text: string): void {
+    if (this.#canTake()) this.#queue(textFrameOf(text))
+  }
+
+  /** Whether the socket is open and keeping up; one that is more than MAX_BUFFERED_BYTES behind is dropped. */
+  #canTake (): boolean {
     const socket = this.#socket
-    if (socket.readyState !== socket.OPEN) return
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.#drop()
-    else this.#queue(textFrameOf(text))
+    if (socket.readyState !== socket.OPEN) return false
+    if (socket.bufferedAmount <= MAX_BUFFERED_BYTES) return true
+    this.#drop()
+    return false
   }
 
   #queue (frame: Buffer): void {
