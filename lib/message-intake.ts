@@ -4,6 +4,7 @@ import type { Fanout } from './fanout.js'
 import type { MessageWriter } from './message-writer.js'
 import { RateLimited, Unavailable } from './errors.js'
 import type { RateLimiter } from './rate-limiter.js'
+import { within } from './within.js'
 
 export interface SendRequest {
   channel: string
@@ -163,15 +164,11 @@ export class MessageIntake {
   }
 
   async #lookup (sender: string, clientId: string): Promise<ChatMessage | undefined> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, this.#options.lookupTimeoutMs, undefined) })
     try {
-      return await Promise.race([this.#options.findByClientId(sender, clientId), timeout])
+      return await within(this.#options.findByClientId(sender, clientId), this.#options.lookupTimeoutMs, undefined)
     } catch (error) {
       this.#options.log.warn({ err: error }, 'looking up a clientId failed; the message is taken as new (MongoDB still stores it once)')
       return undefined
-    } finally {
-      clearTimeout(timer)
     }
   }
 

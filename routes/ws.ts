@@ -8,6 +8,7 @@ import { ackFrame, errorFrame, readSendFrame, type FrameError } from '../lib/fra
 import type { Sent } from '../lib/message-intake.js'
 import { ChannelId, errorResponse, MAX_MESSAGE_JSON_BYTES, MessageId, Unauthorized } from '../lib/schemas.js'
 import { SocketSubscriber } from '../lib/socket-subscriber.js'
+import { within } from '../lib/within.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
 import { SETTLE_MS } from '../plugins/messages.js'
@@ -61,9 +62,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     const hold = app.chatFanout.hold(request.query.channel)
     holds.set(request.raw, hold.release)
     request.raw.socket.once('close', hold.release)
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([hold.live, new Promise<void>((resolve) => { timer = setTimeout(resolve, LIVE_BEFORE_OPEN_WAIT_MS) })])
-    clearTimeout(timer)
+    await within(hold.live, LIVE_BEFORE_OPEN_WAIT_MS, undefined)
   }
 
   app.route({
