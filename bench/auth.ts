@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor } from './database.js'
-import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, SERVER_CORE, SERVER_NODE_FLAGS, startProcess } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH } from './processes.js'
 import { median, table } from './report.js'
 import type { RestGeneratorConfig, RestGeneratorResult } from './rest-generator.js'
 
@@ -53,8 +53,7 @@ async function runOnce (kind: TokenKind, cache: 'on' | 'off'): Promise<Run> {
     ...(cache === 'off' ? { JWT_CACHE_SIZE: '0' } : {}),
     SHUTDOWN_TIMEOUT_MS: '2000',
     // 200 users at thousands of requests a second: far above USER_MESSAGE_RATE's default, which would answer 429.
-    USER_MESSAGE_RATE: '1000000',
-    USER_MESSAGE_BURST: '1000000',
+    ...USER_LIMITS_ABOVE_THE_BENCH,
     DEAD_LETTER_FILE: join('bench-results', `dead-letter-auth-${Date.now()}.jsonl`)
   }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   const sweep = janitor(collection)

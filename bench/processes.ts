@@ -15,6 +15,8 @@ export const LOAD_CORE = 1
  * waiting in the write queue) die before a scavenge has to copy them. The baselines get the same.
  */
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64']
+/** The per-user limits stay on (their cost is measured) but far above what one bench user sends or opens. */
+export const USER_LIMITS_ABOVE_THE_BENCH = { USER_MESSAGE_RATE: '1000000', USER_MESSAGE_BURST: '1000000', USER_MAX_CONNECTIONS: '1000000' }
 /** The HS256 secret of every bench's service and of the tokens its generators sign. */
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret'
 

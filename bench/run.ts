@@ -17,7 +17,7 @@ import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
-import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, type Started } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
 
 const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
@@ -72,8 +72,6 @@ const VARIANTS: Record<string, Variant> = {
   // The write window that is the default with ACK_AFTER_STORE (20 ms without): what the longer one saves.
   'window-5': { env: { WRITE_BATCH_WINDOW_MS: '5' } }
 }
-/** The per-user limits stay on (their cost is measured) but far above what one bench user sends or opens. */
-const USER_LIMITS_ABOVE_THE_BENCH = { USER_MESSAGE_RATE: '1000000', USER_MESSAGE_BURST: '1000000', USER_MAX_CONNECTIONS: '1000000' }
 const variants = flags.variants.split(',').map((name) => {
   const variant = VARIANTS[name]
   if (variant === undefined) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`)
