@@ -69,8 +69,9 @@ const VARIANTS: Record<string, Variant> = {
   'ack-after-store': { env: { ACK_AFTER_STORE: 'true' }, clientIds: true },
   // The per-user limits off, against the default runs, where they are on but set above what the bench sends.
   'no-user-limits': { env: { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: '0' } },
-  // The write window that is the default with ACK_AFTER_STORE (20 ms without): what the longer one saves.
-  'window-5': { env: { WRITE_BATCH_WINDOW_MS: '5' } }
+  // The write window that is the default with ACK_AFTER_STORE (50 ms without), and the earlier default.
+  'window-5': { env: { WRITE_BATCH_WINDOW_MS: '5' } },
+  'window-20': { env: { WRITE_BATCH_WINDOW_MS: '20' } }
 }
 const variants = flags.variants.split(',').map((name) => {
   const variant = VARIANTS[name]

@@ -13,11 +13,11 @@ t.test('settings: plugin options win over env; env names are derived', async (t)
   t.same(rawSettings({ retryAttempts: 2 }, { RETRY_ATTEMPTS: '9', MONGO_DB: 'fromenv', PORT: '' }), { retryAttempts: 2, mongoDb: 'fromenv' })
 })
 
-t.test('the write window defaults to 20 ms, 5 ms when senders wait for the store; a set value wins', async (t) => {
-  t.equal(writeBatchWindowMsOf({ ackAfterStore: false }), 20)
+t.test('the write window defaults to 50 ms, 5 ms when senders wait for the store; a set value wins', async (t) => {
+  t.equal(writeBatchWindowMsOf({ ackAfterStore: false }), 50)
   t.equal(writeBatchWindowMsOf({ ackAfterStore: true }), 5)
   t.equal(writeBatchWindowMsOf({ ackAfterStore: true, writeBatchWindowMs: 0 }), 0)
-  t.equal(writeBatchWindowMsOf({ ackAfterStore: false, writeBatchWindowMs: 50 }), 50)
+  t.equal(writeBatchWindowMsOf({ ackAfterStore: false, writeBatchWindowMs: 20 }), 20)
 })
 
 t.test('a bad setting stops start-up with a clear error', async (t) => {
