@@ -18,6 +18,12 @@ declare module 'fastify' {
 
 /** How long a clientId lookup in MongoDB may take before the message is taken as new. */
 const CLIENT_ID_LOOKUP_TIMEOUT_MS = 1_000
+/**
+ * clientId lookups start at most this often. Under a steady stream a turn rarely has more than a
+ * message or two, so lookups per turn meant a MongoDB query per message or two: load on the
+ * database, and driver work here (about 8% of the service's CPU at half load in the bench).
+ */
+const CLIENT_ID_LOOKUP_INTERVAL_MS = 2
 /** How long a message known by id may take to become readable (stored by the instance that accepted it). */
 export const SETTLE_MS = 3_000
 
@@ -35,7 +41,7 @@ export interface ChatMessages {
 async function messages (app: FastifyInstance): Promise<void> {
   const { chatWriter: writer, chatStore: store } = app
   const clientIds = new BatchedLookup((pairs: Array<{ sender: string, clientId: string }>) => store.findByClientIds(pairs),
-    ({ sender, clientId }) => clientKey(sender, clientId))
+    ({ sender, clientId }) => clientKey(sender, clientId), { minIntervalMs: CLIENT_ID_LOOKUP_INTERVAL_MS })
   const intake = new MessageIntake({
     writer,
     fanout: app.chatFanout,
