@@ -1,5 +1,8 @@
 import { Type, type Static } from 'typebox'
 
+/** WRITE_BATCH_WINDOW_MS when unset: see writeBatchWindowMsOf. */
+const WRITE_BATCH_WINDOW_MS = { default: 50, ackAfterStore: 5 }
+
 /**
  * Every setting of the service, in one schema. A plugin option wins; otherwise the
  * environment variable of the same name in SCREAMING_SNAKE_CASE (mongoUri -> MONGO_URI).
@@ -27,7 +30,7 @@ export const SettingsSchema = Type.Object({
   })),
   countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
-  writeBatchWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: 'How long a batch that is not full waits for more messages; default 20, or 5 with ACK_AFTER_STORE (the sender waits for it)' })),
+  writeBatchWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: `How long a batch that is not full waits for more messages; default ${WRITE_BATCH_WINDOW_MS.default}, or ${WRITE_BATCH_WINDOW_MS.ackAfterStore} with ACK_AFTER_STORE (the sender waits for it)` })),
   writeQueueMax: Type.Integer({ minimum: 1, default: 100_000 }),
   writeRetryMinDelayMs: Type.Integer({ minimum: 1, default: 100 }),
   writeRetryMaxDelayMs: Type.Integer({ minimum: 1, default: 5_000 }),
@@ -59,7 +62,7 @@ export type Settings = Static<typeof SettingsSchema>
  * with ACK_AFTER_STORE the sender's answer waits for the write, so they wait 5 ms.
  */
 export function writeBatchWindowMsOf (settings: Pick<Settings, 'writeBatchWindowMs' | 'ackAfterStore'>): number {
-  return settings.writeBatchWindowMs ?? (settings.ackAfterStore ? 5 : 50)
+  return settings.writeBatchWindowMs ?? (settings.ackAfterStore ? WRITE_BATCH_WINDOW_MS.ackAfterStore : WRITE_BATCH_WINDOW_MS.default)
 }
 export type SettingName = keyof Settings
 
