@@ -51,7 +51,7 @@ export class SocketSubscriber implements Subscriber {
       if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#drop()
       return
     }
-    if (this.#canTake()) this.#queue(frame)
+    this.#queue(frame)
   }
 
   /**
@@ -59,10 +59,14 @@ export class SocketSubscriber implements Subscriber {
    * that does not read these answers to its own frames is dropped, as for broadcasts.
    */
   send (text: string): void {
-    if (this.#canTake()) this.#queue(textFrameOf(text))
+    this.#queue(textFrameOf(text))
   }
 
-  /** Whether the socket is open and keeping up; one that is more than MAX_BUFFERED_BYTES behind is dropped. */
+  /**
+   * Whether the socket is open and keeping up; one that is more than MAX_BUFFERED_BYTES behind is
+   * dropped. Asked once per turn, when the turn's frames are written, not for every frame: reading
+   * a socket's buffer state for each of a broadcast's clients was a measurable part of its cost.
+   */
   #canTake (): boolean {
     const socket = this.#socket
     if (socket.readyState !== socket.OPEN) return false
@@ -95,7 +99,7 @@ export class SocketSubscriber implements Subscriber {
     this.#more = undefined
     const socket = this.#socket
     const tcp = this.#tcp
-    if (socket.readyState !== socket.OPEN || tcp?.destroyed === true) return
+    if (!this.#canTake() || tcp?.destroyed === true) return
     if (tcp !== undefined) {
       tcp.write(more === undefined ? first : Buffer.concat([first, ...more]))
       return

@@ -95,6 +95,9 @@ t.test('what waits is written before a catch-up page and before the close frame'
 t.test('a client that does not read is dropped instead of buffered without bound', async (t) => {
   const { socket, sent, cutOff } = fakeSocket(9 * 1024 * 1024)
   new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1))
+  // Checked once per turn, when the turn's frames would be written.
+  t.equal(cutOff(), undefined)
+  await nextTurn()
   // With an error, so that Node does not build one for each write still buffered.
   t.match(cutOff(), { message: /does not read/ })
   t.same(sent, [])
