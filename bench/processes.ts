@@ -64,6 +64,12 @@ export function cpuSeconds (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
 }
 
+/** Write system calls (write, writev, send...) a process has made so far: most of a delivery's cost is its write. */
+export function writeSyscalls (pid: number): number {
+  const match = /syscw:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+  return Number(match?.[1] ?? 0)
+}
+
 /** Resident memory of a process, in bytes. */
 export function rssBytes (pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))

@@ -17,7 +17,7 @@ import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
-import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
+import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, writeSyscalls, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
 
 const CLUSTER_RATE = 2_000
 const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 10_000)
@@ -106,11 +106,11 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
   return startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, ...profile, join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
 }
 
-interface Sample { cpuSeconds: number, rssBytes: number }
-interface RunResult extends GeneratorResult { server: ServerKind, scenario: string, serverCpuSeconds: number, serverRssBytes: number, deliveriesPerCpuSecond: number, stored?: number, peakQueueDepth?: number, generatorSaturated: boolean }
+interface Sample { cpuSeconds: number, rssBytes: number, writes: number }
+interface RunResult extends GeneratorResult { server: ServerKind, scenario: string, serverCpuSeconds: number, serverRssBytes: number, serverWrites: number, deliveriesPerCpuSecond: number, stored?: number, peakQueueDepth?: number, generatorSaturated: boolean }
 
 /** Runs the generator against a server, sampling the server's CPU over the measured window. */
-async function generate (server: Started, config: GeneratorConfig, others: Started[] = []): Promise<{ result: GeneratorResult, cpu: number, rss: number }> {
+async function generate (server: Started, config: GeneratorConfig, others: Started[] = []): Promise<{ result: GeneratorResult, cpu: number, rss: number, writes: number }> {
   const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify(config)]), { stdio: ['ignore', 'pipe', 'inherit'] })
   let start: Sample | undefined
   let end: Sample | undefined
@@ -118,7 +118,8 @@ async function generate (server: Started, config: GeneratorConfig, others: Start
   const pids = [server, ...others].map(pidOf)
   const sample = (): Sample => ({
     cpuSeconds: pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-    rssBytes: pids.reduce((sum, pid) => sum + rssBytes(pid), 0)
+    rssBytes: pids.reduce((sum, pid) => sum + rssBytes(pid), 0),
+    writes: pids.reduce((sum, pid) => sum + writeSyscalls(pid), 0)
   })
   for await (const line of createInterface({ input: child.stdout! })) {
     const message = JSON.parse(line)
@@ -127,7 +128,7 @@ async function generate (server: Started, config: GeneratorConfig, others: Start
     else result = message
   }
   if (result === undefined || start === undefined || end === undefined) throw new Error('the generator did not report')
-  return { result, cpu: end.cpuSeconds - start.cpuSeconds, rss: end.rssBytes }
+  return { result, cpu: end.cpuSeconds - start.cpuSeconds, rss: end.rssBytes, writes: end.writes - start.writes }
 }
 
 async function queueDepth (server: Started): Promise<number> {
@@ -142,7 +143,7 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
   let peakQueueDepth = 0
   const poller = kind === 'service' && watchQueue ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
-    const { result, cpu, rss } = await generate(server, {
+    const { result, cpu, rss, writes } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: load.warmupMs ?? 1000,
       payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined,
       clientIds: variant.clientIds, windowOnAck: variant.clientIds
@@ -160,6 +161,7 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
       ...result,
       serverCpuSeconds: cpu,
       serverRssBytes: rss,
+      serverWrites: writes,
       deliveriesPerCpuSecond: Math.round(deliveredInWindow / Math.max(cpu, 0.01)),
       stored,
       peakQueueDepth: kind === 'service' ? peakQueueDepth : undefined,
@@ -481,6 +483,8 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
     server: group[0]!.variant,
     ...rateMedians(group),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
+    // One write system call per delivery is what raw ws makes; fewer means frames shared a write.
+    writesPerDelivery: median(group.map((run) => run.serverWrites / (run.deliveredPerSecond * run.measuredSeconds))),
     perCpuVsRaw,
     p99VsRaw,
     targetsMet: group[0]!.variant === 'raw-ws' ? '' : perCpuVsRaw >= HALF_TARGETS.perCpuVsRaw && p99VsRaw <= HALF_TARGETS.p99VsRaw ? 'yes' : 'no'
