@@ -15,7 +15,7 @@ export interface BatchedLookupOptions {
  * interval, not one per message or two.
  */
 export class BatchedLookup<Key, Value> {
-  readonly #lookUp: (keys: Key[]) => Promise<Map<string, Value>>
+  readonly #lookUp: (keys: Key[]) => Promise<ReadonlyMap<string, Value>>
   readonly #name: (key: Key) => string
   readonly #maxBatch: number
   readonly #minIntervalMs: number
@@ -23,7 +23,7 @@ export class BatchedLookup<Key, Value> {
   #pending: Array<{ key: Key, resolve (value: Value | undefined): void, reject (error: unknown): void }> = []
 
   /** `lookUp` answers a batch as a map by `name(key)`; keys it leaves out have no value. */
-  constructor (lookUp: (keys: Key[]) => Promise<Map<string, Value>>, name: (key: Key) => string, options: BatchedLookupOptions = {}) {
+  constructor (lookUp: (keys: Key[]) => Promise<ReadonlyMap<string, Value>>, name: (key: Key) => string, options: BatchedLookupOptions = {}) {
     this.#lookUp = lookUp
     this.#name = name
     this.#maxBatch = options.maxBatch ?? 500

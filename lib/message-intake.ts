@@ -4,7 +4,6 @@ import type { Fanout } from './fanout.js'
 import type { MessageWriter } from './message-writer.js'
 import { RateLimited, Unavailable } from './errors.js'
 import type { RateLimiter } from './rate-limiter.js'
-import { within } from './within.js'
 
 export interface SendRequest {
   channel: string
@@ -29,10 +28,11 @@ export type Admission =
 export interface IntakeOptions {
   writer: Pick<MessageWriter, 'hasRoom' | 'accepting' | 'enqueue' | 'watch'>
   fanout: Pick<Fanout, 'publish'>
-  /** The stored message of a sender's clientId, if any. */
+  /**
+   * The stored message of a sender's clientId, if any. One that cannot tell in time should answer
+   * undefined: the message is then taken as new (MongoDB's unique index still keeps it stored once).
+   */
   findByClientId (sender: string, clientId: string): Promise<ChatMessage | undefined>
-  /** How long a clientId lookup may take before the message is taken as new (MongoDB's unique index still keeps it stored once). */
-  lookupTimeoutMs: number
   /** Give every Sent a `stored` promise (ACK_AFTER_STORE). */
   trackStores: boolean
   log: { warn (object: object, message: string): void }
@@ -163,13 +163,11 @@ export class MessageIntake {
     throw new Unavailable('the first send of this clientId is not stored yet; resend it later with the same clientId')
   }
 
-  async #lookup (sender: string, clientId: string): Promise<ChatMessage | undefined> {
-    try {
-      return await within(this.#options.findByClientId(sender, clientId), this.#options.lookupTimeoutMs, undefined)
-    } catch (error) {
+  #lookup (sender: string, clientId: string): Promise<ChatMessage | undefined> {
+    return this.#options.findByClientId(sender, clientId).catch((error: unknown) => {
       this.#options.log.warn({ err: error }, 'looking up a clientId failed; the message is taken as new (MongoDB still stores it once)')
       return undefined
-    }
+    })
   }
 
   #settleWaiter (id: string, settle: (stored: Deferred<ChatMessage>) => void): void {
