@@ -455,6 +455,11 @@ const featureSummary = groupBy(features, (run) => `${run.load} ${run.variant}`).
   }
 })
 
+/** The server's write system calls per delivery: raw ws makes one; fewer means frames shared a write. */
+function writesPerDelivery (run: RunResult): number {
+  return run.serverWrites / (run.deliveredPerSecond * run.measuredSeconds)
+}
+
 // Half load on the null sink: the service's own cost per message against raw ws, interleaved.
 const HALF_TARGETS = { perCpuVsRaw: 0.9, p99VsRaw: 1.5 }
 const half: Array<RunResult & { variant: string, round: number }> = []
@@ -483,8 +488,7 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
     server: group[0]!.variant,
     ...rateMedians(group),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
-    // One write system call per delivery is what raw ws makes; fewer means frames shared a write.
-    writesPerDelivery: median(group.map((run) => run.serverWrites / (run.deliveredPerSecond * run.measuredSeconds))),
+    writesPerDelivery: median(group.map(writesPerDelivery)),
     perCpuVsRaw,
     p99VsRaw,
     targetsMet: group[0]!.variant === 'raw-ws' ? '' : perCpuVsRaw >= HALF_TARGETS.perCpuVsRaw && p99VsRaw <= HALF_TARGETS.p99VsRaw ? 'yes' : 'no'
@@ -521,6 +525,7 @@ const redisSummary = groupBy(redisRuns, (run) => run.redis).map((group) => {
     p99Ms: median(group.map((run) => run.latencyMs.p99)),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
     redisCpuUsPerMessage: median(group.map((run) => run.redisCpuUsPerMessage)),
+    writesPerDelivery: median(group.map(writesPerDelivery)),
     perCpuVsOff: median(group.map((run) => run.deliveriesPerCpuSecond / redisRuns.find((other) => other.redis === 'off' && other.round === run.round)!.deliveriesPerCpuSecond)),
     vsOff: onVsOff,
     targetMet: group[0]!.redis === 'off' ? '' : onVsOff >= REDIS_TARGET ? 'yes' : 'no'
