@@ -29,13 +29,13 @@ export interface IntakeOptions {
   writer: Pick<MessageWriter, 'hasRoom' | 'accepting' | 'enqueue' | 'watch'>
   fanout: Pick<Fanout, 'publish'>
   /**
-   * The stored message of a sender's clientId, if any. One that cannot tell in time should answer
-   * undefined: the message is then taken as new (MongoDB's unique index still keeps it stored once).
+   * The stored message of a sender's clientId, if any. It must not reject: one that cannot tell
+   * (in time) answers undefined, and the message is taken as new (MongoDB's unique index still
+   * keeps it stored once). See clientIdLookup.
    */
   findByClientId (sender: string, clientId: string): Promise<ChatMessage | undefined>
   /** Give every Sent a `stored` promise (ACK_AFTER_STORE). */
   trackStores: boolean
-  log: { warn (object: object, message: string): void }
   /** Each sender's message rate (a token per message); over it, a send is refused with 429. */
   rateLimiter?: Pick<RateLimiter, 'take'>
 }
@@ -102,7 +102,7 @@ export class MessageIntake {
     const settle = deferred<Sent>()
     this.#byClientId.set(key, settle.promise)
     settle.promise.catch(() => this.#byClientId.delete(key))
-    const stored = await this.#lookup(sender, clientId)
+    const stored = await this.#options.findByClientId(sender, clientId)
     if (stored === undefined) return { kind: 'new', request, settle }
     this.#byClientId.delete(key)
     const sent: Sent = { message: stored, duplicate: true }
@@ -156,18 +156,11 @@ export class MessageIntake {
   async #storedElsewhere (sender: string, clientId: string): Promise<ChatMessage> {
     const deadline = Date.now() + STORED_ELSEWHERE_WAIT_MS
     while (!this.#closed && Date.now() < deadline) {
-      const stored = await this.#lookup(sender, clientId)
+      const stored = await this.#options.findByClientId(sender, clientId)
       if (stored !== undefined) return stored
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     throw new Unavailable('the first send of this clientId is not stored yet; resend it later with the same clientId')
-  }
-
-  #lookup (sender: string, clientId: string): Promise<ChatMessage | undefined> {
-    return this.#options.findByClientId(sender, clientId).catch((error: unknown) => {
-      this.#options.log.warn({ err: error }, 'looking up a clientId failed; the message is taken as new (MongoDB still stores it once)')
-      return undefined
-    })
   }
 
   #settleWaiter (id: string, settle: (stored: Deferred<ChatMessage>) => void): void {

@@ -5,13 +5,13 @@ import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
 import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
 import { LocalSequencer, type Position } from './sequencer.js'
+import { ThrottledWarnings } from './throttled-warnings.js'
 import { frameLengthAt } from './ws-frame.js'
 
 // The counts keys share one hash tag, so that one transaction can write them on a cluster too.
 const COUNTS_PREFIX = 'chat:{counts}:'
 const INSTANCES_KEY = 'chat:{counts}:instances'
 const INSTANCE_ID_LENGTH = 16
-const WARN_INTERVAL_MS = 5_000
 const COUNTS_DEBOUNCE_MS = 50
 /** A channel's sequencer state outlives its last message by this much; after it, a new epoch starts. */
 const SEQUENCE_TTL_MS = 24 * 60 * 60 * 1000
@@ -138,6 +138,7 @@ export interface RedisFanoutOptions {
 export class RedisFanout implements Fanout {
   readonly instanceId = randomBytes(INSTANCE_ID_LENGTH / 2).toString('hex')
   readonly #options: RedisFanoutOptions
+  readonly #warnings: ThrottledWarnings
   readonly #countsKey = `${COUNTS_PREFIX}${this.instanceId}`
   readonly #subscriptions = new Map<string, Promise<unknown>>()
   /** Channels held live for clients about to join (see `hold`), by number of holds. */
@@ -147,12 +148,12 @@ export class RedisFanout implements Fanout {
   readonly #newestSeen = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
   #soon: NodeJS.Timeout | undefined
-  readonly #lastWarned = new Map<string, number>()
   /** By channel, in call order. */
   #pending = new Map<string, PendingPublish[]>()
 
   constructor (options: RedisFanoutOptions) {
     this.#options = options
+    this.#warnings = new ThrottledWarnings(options.log)
     const { hub, subscriber, publisher, sharded } = options
     publisher.defineCommand('chatPublish', { lua: publishScript(sharded ? 'SPUBLISH' : 'PUBLISH') })
     subscriber.on(sharded ? 'smessageBuffer' : 'messageBuffer', (redisChannel: Buffer, payload: Buffer) => this.#receive(redisChannel, payload))
@@ -200,7 +201,7 @@ export class RedisFanout implements Fanout {
   }
 
   #orderedLocally (draft: Draft, error: unknown, accept: (message: ChatMessage) => void): Published {
-    this.#warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
+    this.#warnings.warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
     const message = withSeq(draft, this.#fallback.next(draft.channel, this.#newestSeen.get(draft.channel)).seq)
     accept(message)
     deliverLocally(this.#options.hub, message)
@@ -376,7 +377,7 @@ export class RedisFanout implements Fanout {
   }
 
   #refreshCounts (): void {
-    this.#publishCounts().catch((error: unknown) => this.#warn(error, 'publishing counts to Redis failed'))
+    this.#publishCounts().catch((error: unknown) => this.#warnings.warn(error, 'publishing counts to Redis failed'))
   }
 
   async #publishCounts (): Promise<void> {
@@ -394,15 +395,7 @@ export class RedisFanout implements Fanout {
   }
 
   #follow (command: Promise<unknown>, what: string): void {
-    command.catch((error: unknown) => this.#warn(error, `Redis ${what} failed; ioredis re-subscribes on reconnect`))
-  }
-
-  /** Each kind of failure is logged at most every few seconds: an outage must not flood the log. */
-  #warn (error: unknown, message: string): void {
-    const now = Date.now()
-    if (now - (this.#lastWarned.get(message) ?? 0) < WARN_INTERVAL_MS) return
-    this.#lastWarned.set(message, now)
-    this.#options.log.warn({ err: error }, message)
+    command.catch((error: unknown) => this.#warnings.warn(error, `Redis ${what} failed; ioredis re-subscribes on reconnect`))
   }
 }
 

@@ -3,13 +3,12 @@
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { BatchedLookup } from '../lib/batched-lookup.js'
+import { clientIdLookup } from '../lib/client-id-lookup.js'
 import { MessageIntake } from '../lib/message-intake.js'
 import { MessageReader } from '../lib/message-reader.js'
 import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
 import type { ChatMessage } from '../lib/message.js'
-import { clientKey, type Scope } from '../lib/message-store.js'
-import { within } from '../lib/within.js'
+import type { Scope } from '../lib/message-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +18,6 @@ declare module 'fastify' {
 
 /** How long a clientId lookup in MongoDB may take before its messages are taken as new. */
 const CLIENT_ID_LOOKUP_TIMEOUT_MS = 1_000
-const NOTHING_FOUND: ReadonlyMap<string, ChatMessage> = new Map()
 /**
  * clientId lookups start at most this often. Under a steady stream a turn rarely has more than a
  * message or two, so lookups per turn meant a MongoDB query per message or two: load on the
@@ -42,17 +40,16 @@ export interface ChatMessages {
 
 async function messages (app: FastifyInstance): Promise<void> {
   const { chatWriter: writer, chatStore: store } = app
-  // The timeout is per query, not per message: a timer for every message with a clientId was
-  // a measurable part of its cost. A query that takes too long finds nothing.
-  const clientIds = new BatchedLookup(
-    (pairs: Array<{ sender: string, clientId: string }>) => within(store.findByClientIds(pairs), CLIENT_ID_LOOKUP_TIMEOUT_MS, NOTHING_FOUND),
-    ({ sender, clientId }) => clientKey(sender, clientId), { minIntervalMs: CLIENT_ID_LOOKUP_INTERVAL_MS })
   const intake = new MessageIntake({
     writer,
     fanout: app.chatFanout,
-    findByClientId: (sender, clientId) => clientIds.find({ sender, clientId }),
+    findByClientId: clientIdLookup({
+      find: (pairs) => store.findByClientIds(pairs),
+      timeoutMs: CLIENT_ID_LOOKUP_TIMEOUT_MS,
+      minIntervalMs: CLIENT_ID_LOOKUP_INTERVAL_MS,
+      log: app.log
+    }),
     trackStores: app.chatSettings.ackAfterStore,
-    log: app.log,
     rateLimiter: app.chatLimits.messages
   })
   const reader = new MessageReader(store, (channel) => writer.queued(channel))
