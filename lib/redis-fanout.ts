@@ -28,72 +28,87 @@ const clientIdKey = (channel: string, sender: string, clientId: string): string 
 const channelOf = (redisChannel: string): string => redisChannel.slice('chat:{'.length, -'}:messages'.length)
 
 /**
- * Orders and publishes a channel's messages of one turn atomically: for each message, unless
- * the sender's clientId is known already, the channel's seq grows by one (a new epoch starts at
- * Redis's clock, in microseconds, when the state is missing or below the floor; only the first
- * new message of a call can start one, so a call's new messages have consecutive seqs). The new
- * messages go out in one pub/sub message: the first one's seq and a newline, then each message
- * as a ready WebSocket text frame (RFC 6455 5.2), which every instance writes to its sockets as
- * it is. Redis runs scripts one at a time, so the publishes of a channel leave in seq order.
- * KEYS: sequence hash, then the clientId key of each message that has one, in order.
- * ARGV: pub/sub channel, floor, sequence TTL, clientId TTL, one flag per message ("1": it has a
- * clientId, "0": not), then per message its JSON before the seq, and for a message with a
- * clientId its JSON after the seq (for the others that is "}").
- * Returns the first new seq ("" if none), then the index (from 1) and the earlier message's JSON
- * of each message whose clientId was known.
+ * Orders and publishes the messages of one turn atomically, for one or more channels (one per
+ * call on a cluster, where a call's keys must share a slot; every channel of the turn in one call
+ * on a single Redis). For each message, unless the sender's clientId is known already, its
+ * channel's seq grows by one (a new epoch starts at Redis's clock, in microseconds, when the state
+ * is missing or below the floor; only the first new message of a channel can start one, so a
+ * channel's new messages of a call have consecutive seqs). A channel's new messages go out in one
+ * pub/sub message: the first one's seq and a newline, then each message as a ready WebSocket text
+ * frame (RFC 6455 5.2), which every instance writes to its sockets as it is. Redis runs scripts
+ * one at a time, so the publishes of a channel leave in seq order.
+ * KEYS: per channel, its sequence hash, then the clientId key of each message that has one, in order.
+ * ARGV: sequence TTL, clientId TTL, then per channel: its pub/sub channel, floor, one flag per
+ * message ("1": it has a clientId, "0": not), and its messages in one string: per message its
+ * JSON before the seq and a newline, then, for a message with a clientId, its JSON after the seq
+ * and a newline (for the others that is "}"). JSON text never holds a raw newline (it escapes
+ * one inside strings), and one string per channel instead of one or two per message is most of
+ * what a call costs the client library.
+ * Returns, per channel: the first new seq ("" if none), the number of its messages whose clientId
+ * was known, and for each of those its index (from 1) and the earlier message's JSON.
  * `publish` is PUBLISH, or SPUBLISH on a cluster.
  * Per message the script makes no string it can do without: a frame is its header and the pieces
  * of its JSON, joined once by table.concat, and seqs are formatted with %d (a C long, exact for
  * integers up to 2^53), which costs half of %.0f's exact floating-point printing.
  */
 const publishScript = (publish: 'PUBLISH' | 'SPUBLISH'): string => `
-local floor = tonumber(ARGV[2])
-local flags = ARGV[5]
-local last = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
-local seq = last
-local replies, frames, pieces = {''}, {}, 0
-local key, at = 1, 6
-for index = 1, #flags do
-  local before, after, clientIdKey = ARGV[at], '}', nil
-  at = at + 1
-  if string.byte(flags, index) == 49 then
-    after = ARGV[at]
-    at = at + 1
-    key = key + 1
-    clientIdKey = KEYS[key]
-  end
-  local earlier = clientIdKey and redis.call('GET', clientIdKey)
-  if earlier then
-    replies[#replies + 1] = index
-    replies[#replies + 1] = earlier
-  else
-    seq = seq + 1
-    if seq == 1 or seq <= floor then
-      local now = redis.call('TIME')
-      seq = math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]), floor + 1, seq)
-      redis.call('HSET', KEYS[1], 'e', string.format('%d', seq))
+local replies, key = {}, 0
+for at = 3, #ARGV, 4 do
+  local floor, flags, payload = tonumber(ARGV[at + 1]), ARGV[at + 2], ARGV[at + 3]
+  key = key + 1
+  local sequenceKey = KEYS[key]
+  local last = tonumber(redis.call('HGET', sequenceKey, 's') or '0')
+  local seq = last
+  local first, resends = #replies + 1, 0
+  replies[first] = ''
+  replies[first + 1] = 0
+  local frames, pieces, from = {}, 0, 1
+  for index = 1, #flags do
+    local newline = string.find(payload, '\\n', from, true)
+    local before, after, clientIdKey = string.sub(payload, from, newline - 1), '}', nil
+    from = newline + 1
+    if string.byte(flags, index) == 49 then
+      newline = string.find(payload, '\\n', from, true)
+      after = string.sub(payload, from, newline - 1)
+      from = newline + 1
+      key = key + 1
+      clientIdKey = KEYS[key]
     end
-    local digits = string.format('%d', seq)
-    if replies[1] == '' then replies[1] = digits end
-    if clientIdKey then redis.call('SET', clientIdKey, before .. digits .. after, 'PX', ARGV[4]) end
-    local length = #before + #digits + #after
-    if length < 126 then
-      frames[pieces + 1] = string.char(129, length)
-    elseif length < 65536 then
-      frames[pieces + 1] = struct.pack('>BBI2', 129, 126, length)
+    local earlier = clientIdKey and redis.call('GET', clientIdKey)
+    if earlier then
+      resends = resends + 1
+      replies[#replies + 1] = index
+      replies[#replies + 1] = earlier
     else
-      frames[pieces + 1] = struct.pack('>BBI4I4', 129, 127, 0, length)
+      seq = seq + 1
+      if seq == 1 or seq <= floor then
+        local now = redis.call('TIME')
+        seq = math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]), floor + 1, seq)
+        redis.call('HSET', sequenceKey, 'e', string.format('%d', seq))
+      end
+      local digits = string.format('%d', seq)
+      if replies[first] == '' then replies[first] = digits end
+      if clientIdKey then redis.call('SET', clientIdKey, before .. digits .. after, 'PX', ARGV[2]) end
+      local length = #before + #digits + #after
+      if length < 126 then
+        frames[pieces + 1] = string.char(129, length)
+      elseif length < 65536 then
+        frames[pieces + 1] = struct.pack('>BBI2', 129, 126, length)
+      else
+        frames[pieces + 1] = struct.pack('>BBI4I4', 129, 127, 0, length)
+      end
+      frames[pieces + 2] = before
+      frames[pieces + 3] = digits
+      frames[pieces + 4] = after
+      pieces = pieces + 4
     end
-    frames[pieces + 2] = before
-    frames[pieces + 3] = digits
-    frames[pieces + 4] = after
-    pieces = pieces + 4
   end
-end
-if seq ~= last then
-  redis.call('HSET', KEYS[1], 's', string.format('%d', seq))
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  redis.call('${publish}', ARGV[1], replies[1] .. '\\n' .. table.concat(frames))
+  replies[first + 1] = resends
+  if seq ~= last then
+    redis.call('HSET', sequenceKey, 's', string.format('%d', seq))
+    redis.call('PEXPIRE', sequenceKey, ARGV[1])
+    redis.call('${publish}', ARGV[at], replies[first] .. '\\n' .. table.concat(frames))
+  end
 end
 return replies
 `
@@ -103,7 +118,8 @@ type PublishReply = { seq: number, earlier?: undefined } | { earlier: string }
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    chatPublish (numberOfKeys: number, ...args: string[]): Result<Array<number | string>, Context>
+    /** ioredis flattens array arguments into the command's. */
+    chatPublish (numberOfKeys: number, keys: string[], argv: string[]): Result<Array<number | string>, Context>
   }
 }
 
@@ -209,10 +225,10 @@ export class RedisFanout implements Fanout {
   }
 
   /**
-   * Orders the message at the end of the turn: one ordering script call per channel for all of
-   * the turn's messages of that channel, in call order, and one pipeline for all channels. So a
-   * burst costs a command and a pub/sub message per channel, not per message, here and on every
-   * instance that receives it; and each call stays within one Redis Cluster slot.
+   * Orders the message at the end of the turn: one ordering script call for all of the turn's
+   * messages (one per channel on a cluster, so that each call stays within one slot), each
+   * channel's in call order. So a burst costs one command, and a pub/sub message per channel, not
+   * per message, here and on every instance that receives it.
    */
   #order (call: PendingPublish): void {
     let calls = this.#pending.get(call.draft.channel)
@@ -226,53 +242,45 @@ export class RedisFanout implements Fanout {
   #sendPending (): void {
     const pending = this.#pending
     this.#pending = new Map()
-    const batches = [...pending.values()]
-    const rejectAll = (error: unknown): void => { for (const calls of batches) rejectEach(calls, error) }
     let publisher: RedisClient
     try {
       publisher = ready(this.#options.publisher)
     } catch (error) {
-      rejectAll(error)
+      for (const calls of pending.values()) rejectEach(calls, error)
       return
     }
-    const scriptCalls = [...pending].map(([channel, calls]) => this.#scriptArguments(channel, calls))
-    if (this.#options.sharded) {
-      // A cluster pipeline must stay on one node: each channel's call goes on its own (its keys share a slot).
-      scriptCalls.forEach((args, index) => {
-        const calls = batches[index]!
-        publisher.chatPublish(...args).then((replies) => settle(calls, replies), (error: unknown) => rejectEach(calls, error))
-      })
-      return
+    // A cluster call must stay within one slot: one call per channel (its keys share a slot).
+    const groups = this.#options.sharded ? [...pending].map((entry) => [entry]) : [[...pending]]
+    for (const channels of groups) {
+      const batches = channels.map(([, calls]) => calls)
+      publisher.chatPublish(...this.#scriptArguments(channels)).then(
+        (replies) => settle(batches, replies),
+        (error: unknown) => { for (const calls of batches) rejectEach(calls, error) })
     }
-    const pipeline = publisher.pipeline()
-    for (const args of scriptCalls) pipeline.chatPublish(...args)
-    pipeline.exec().then((results) => {
-      batches.forEach((calls, index) => {
-        const [error, replies] = results?.[index] ?? [new Error('no reply from Redis')]
-        if (error === null) settle(calls, replies as Array<number | string>)
-        else rejectEach(calls, error)
-      })
-    }, rejectAll)
   }
 
-  /** numberOfKeys, KEYS and ARGV of the ordering script for one channel's messages of the turn. */
-  #scriptArguments (channel: string, calls: readonly PendingPublish[]): [number, ...string[]] {
-    const keys = [sequenceKey(channel)]
-    const floor = this.#fallback.current(channel)?.seq ?? 0
-    let flags = ''
-    const parts: string[] = []
-    for (const { draft } of calls) {
-      const [before, after] = splitAroundSeq(draft)
-      if (draft.clientId === undefined) {
-        flags += '0'
-        parts.push(before)
-      } else {
-        flags += '1'
-        parts.push(before, after)
-        keys.push(clientIdKey(channel, draft.sender, draft.clientId))
+  /** numberOfKeys, KEYS and ARGV of the ordering script for the turn's messages of these channels. */
+  #scriptArguments (channels: ReadonlyArray<[string, readonly PendingPublish[]]>): [number, string[], string[]] {
+    const keys: string[] = []
+    const argv = [String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS)]
+    for (const [channel, calls] of channels) {
+      keys.push(sequenceKey(channel))
+      let flags = ''
+      let messages = ''
+      for (const { draft } of calls) {
+        const [before, after] = splitAroundSeq(draft)
+        if (draft.clientId === undefined) {
+          flags += '0'
+          messages += before + '\n'
+        } else {
+          flags += '1'
+          messages += before + '\n' + after + '\n'
+          keys.push(clientIdKey(channel, draft.sender, draft.clientId))
+        }
       }
+      argv.push(messagesChannel(channel), String(this.#fallback.current(channel)?.seq ?? 0), flags, messages)
     }
-    return [keys.length, ...keys, messagesChannel(channel), String(floor), String(SEQUENCE_TTL_MS), String(CLIENT_ID_TTL_MS), flags, ...parts]
+    return [keys.length, keys, argv]
   }
 
   live (channel: string): Promise<void> {
@@ -405,17 +413,27 @@ function parseMessage (json: string): ChatMessage {
 }
 
 /**
- * Hands each message of a channel's batch its part of the script's reply: the first new seq,
- * then (index from 1, earlier JSON) for each resend. New messages have consecutive seqs.
+ * Hands each message of the call its part of the script's reply: per channel, the first new seq,
+ * the number of resends, then (index from 1, earlier JSON) for each resend. A channel's new
+ * messages have consecutive seqs.
  */
-function settle (calls: readonly PendingPublish[], replies: ReadonlyArray<number | string>): void {
-  const resends = new Map<number, string>()
-  for (let at = 1; at < replies.length; at += 2) resends.set(Number(replies[at]) - 1, String(replies[at + 1]))
-  let seq = Number(replies[0])
-  calls.forEach((call, index) => {
-    const earlier = resends.get(index)
-    call.resolve(earlier === undefined ? { seq: seq++ } : { earlier })
-  })
+function settle (batches: ReadonlyArray<readonly PendingPublish[]>, replies: ReadonlyArray<number | string>): void {
+  let at = 0
+  for (const calls of batches) {
+    let seq = Number(replies[at])
+    const resendCount = Number(replies[at + 1])
+    at += 2
+    if (resendCount === 0) {
+      for (const call of calls) call.resolve({ seq: seq++ })
+      continue
+    }
+    const resends = new Map<number, string>()
+    for (let resend = 0; resend < resendCount; resend++, at += 2) resends.set(Number(replies[at]) - 1, String(replies[at + 1]))
+    calls.forEach((call, index) => {
+      const earlier = resends.get(index)
+      call.resolve(earlier === undefined ? { seq: seq++ } : { earlier })
+    })
+  }
 }
 
 /** Resolves with what `publish` makes of its reply, or rejects with what it threw, without disturbing the other calls of its batch. */
