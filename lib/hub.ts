@@ -1,7 +1,10 @@
 /** Anything that can receive a message as a ready WebSocket text frame: a local WebSocket, in practice. */
 export interface Subscriber {
-  /** `seq` is the message's place in its channel, in which order messages arrive. */
-  deliver (seq: number, frame: Buffer): void
+  /**
+   * `frames` holds `count` frames back to back, of consecutive seqs from `seq` (a message's place
+   * in its channel, in which order messages arrive).
+   */
+  deliver (seq: number, frames: Buffer, count: number): void
   /** Closes with the code, cutting off a client that has not finished closing within graceMs (ws's own 30 s without it). */
   close (code: number, reason: string, graceMs?: number): Promise<void>
 }
@@ -52,12 +55,15 @@ export class Hub {
     this.#events.onCountChanged?.()
   }
 
-  /** Delivers the frame to every local subscriber of the channel and returns how many there were. */
-  broadcast (channel: string, seq: number, frame: Buffer): number {
+  /**
+   * Delivers the frames (`count` of them back to back, of consecutive seqs from `seq`) to every
+   * local subscriber of the channel and returns how many there were.
+   */
+  broadcast (channel: string, seq: number, frames: Buffer, count = 1): number {
     const subscribers = this.#channels.get(channel)
     if (subscribers === undefined) return 0
-    for (const subscriber of subscribers) subscriber.deliver(seq, frame)
-    this.#delivered(subscribers.size)
+    for (const subscriber of subscribers) subscriber.deliver(seq, frames, count)
+    this.#delivered(subscribers.size * count)
     return subscribers.size
   }
 

@@ -6,7 +6,7 @@ import { ready, type RedisClient } from './redis-connection.js'
 import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
 import { LocalSequencer, type Position } from './sequencer.js'
 import { ThrottledWarnings } from './throttled-warnings.js'
-import { frameLengthAt } from './ws-frame.js'
+import { frameCount } from './ws-frame.js'
 
 // The counts keys share one hash tag, so that one transaction can write them on a cluster too.
 const COUNTS_PREFIX = 'chat:{counts}:'
@@ -338,19 +338,18 @@ export class RedisFanout implements Fanout {
 
   /**
    * The first seq and a newline, then WebSocket frames of consecutive seqs, as the ordering script
-   * publishes them: each frame goes to the sockets as a slice of the payload, not a copy.
+   * publishes them: the frames go to each socket together, as one slice of the payload (written
+   * as it is when it is all the socket gets in its turn), not a copy per frame.
    */
   #receive (redisChannel: Buffer, payload: Buffer): void {
     const channel = channelOf(redisChannel.toString('utf8'))
     const newline = payload.indexOf(0x0a)
     if (newline <= 0) return
-    let seq = Number(payload.toString('latin1', 0, newline))
-    for (let start = newline + 1; start < payload.length; seq++) {
-      const end = start + frameLengthAt(payload, start)
-      this.#options.hub.broadcast(channel, seq, payload.subarray(start, end))
-      start = end
-    }
-    this.#remember(channel, seq - 1)
+    const seq = Number(payload.toString('latin1', 0, newline))
+    const frames = payload.subarray(newline + 1)
+    const count = frameCount(frames)
+    this.#options.hub.broadcast(channel, seq, frames, count)
+    this.#remember(channel, seq + count - 1)
   }
 
   #subscribe (channel: string): void {

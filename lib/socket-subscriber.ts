@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { Subscriber } from './hub.js'
-import { frameHeaderLength, textFrameOf } from './ws-frame.js'
+import { framePayloads, skipFrames, textFrameOf } from './ws-frame.js'
 
 /** A client that cannot keep up is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -35,7 +35,9 @@ function flushWaiting (): void {
 export class SocketSubscriber implements Subscriber {
   readonly #socket: WebSocket
   readonly #tcp: Socket | undefined
-  #held: Array<[number, Buffer]> | undefined
+  /** Live messages held back during a catch-up: first seq, frames, number of frames. */
+  #held: Array<[number, Buffer, number]> | undefined
+  #heldMessages = 0
   /** Frames waiting for the end of the turn: most turns have one, which needs no array. */
   #first: Buffer | undefined
   #more: Buffer[] | undefined
@@ -46,12 +48,14 @@ export class SocketSubscriber implements Subscriber {
     this.#held = options.holdLive ? [] : undefined
   }
 
-  deliver (seq: number, frame: Buffer): void {
+  deliver (seq: number, frames: Buffer, count: number): void {
     if (this.#held !== undefined) {
-      if (this.#held.push([seq, frame]) > MAX_HELD_MESSAGES) this.#drop()
+      this.#held.push([seq, frames, count])
+      this.#heldMessages += count
+      if (this.#heldMessages > MAX_HELD_MESSAGES) this.#drop()
       return
     }
-    this.#queue(frame)
+    this.#queue(frames)
   }
 
   /**
@@ -75,18 +79,18 @@ export class SocketSubscriber implements Subscriber {
     return false
   }
 
-  #queue (frame: Buffer): void {
+  #queue (frames: Buffer): void {
     if (this.#first === undefined) {
-      this.#first = frame
+      this.#first = frames
       waiting.push(this)
       if (!flushScheduled) {
         flushScheduled = true
         setImmediate(flushWaiting)
       }
     } else if (this.#more === undefined) {
-      this.#more = [frame]
+      this.#more = [frames]
     } else {
-      this.#more.push(frame)
+      this.#more.push(frames)
     }
   }
 
@@ -104,7 +108,9 @@ export class SocketSubscriber implements Subscriber {
       tcp.write(more === undefined ? first : Buffer.concat([first, ...more]))
       return
     }
-    for (const frame of [first, ...more ?? []]) socket.send(frame.subarray(frameHeaderLength(frame)), { binary: false })
+    for (const frames of [first, ...more ?? []]) {
+      for (const payload of framePayloads(frames)) socket.send(payload, { binary: false })
+    }
   }
 
   /**
@@ -142,8 +148,9 @@ export class SocketSubscriber implements Subscriber {
   goLive (coveredSeq: number): void {
     const held = this.#held ?? []
     this.#held = undefined
-    for (const [seq, frame] of held) {
-      if (seq > coveredSeq) this.deliver(seq, frame)
+    for (const [seq, frames, count] of held) {
+      const covered = Math.min(Math.max(coveredSeq - seq + 1, 0), count)
+      if (covered < count) this.deliver(seq + covered, skipFrames(frames, covered), count - covered)
     }
   }
 

@@ -33,6 +33,29 @@ export function frameHeaderLength (buffer: Buffer, offset = 0): number {
   return length < 126 ? 2 : length === 126 ? 4 : 10
 }
 
+/** The frames of `frames` (frames back to back) after its first `skip`. */
+export function skipFrames (frames: Buffer, skip: number): Buffer {
+  let offset = 0
+  for (let skipped = 0; skipped < skip; skipped++) offset += frameLengthAt(frames, offset)
+  return frames.subarray(offset)
+}
+
+/** The payload of each frame of `frames` (frames back to back). */
+export function framePayloads (frames: Buffer): Buffer[] {
+  const payloads: Buffer[] = []
+  for (let offset = 0; offset < frames.length; offset += frameLengthAt(frames, offset)) {
+    payloads.push(frames.subarray(offset + frameHeaderLength(frames, offset), offset + frameLengthAt(frames, offset)))
+  }
+  return payloads
+}
+
+/** The number of frames in `frames` (frames back to back). */
+export function frameCount (frames: Buffer): number {
+  let count = 0
+  for (let offset = 0; offset < frames.length; offset += frameLengthAt(frames, offset)) count++
+  return count
+}
+
 /** The length, header included, of the frame that starts at `offset`. */
 export function frameLengthAt (buffer: Buffer, offset: number): number {
   const headerLength = frameHeaderLength(buffer, offset)

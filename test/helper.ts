@@ -341,11 +341,26 @@ export async function startRedis (t: Test): Promise<{ url: string, stop (): Prom
   if (spawnSync('redis-server', ['--version']).error !== undefined) {
     throw new Error('redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)')
   }
-  const port = await freePort()
-  const { start, stop } = redisServer(port)
-  await start()
-  t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, stop, start }
+  return await onFreePort(async (port) => {
+    const { start, stop } = redisServer(port)
+    await start()
+    t.teardown(stop)
+    return { url: `redis://127.0.0.1:${port}`, stop, start }
+  })
+}
+
+/**
+ * Starts something on a free port, on another one if it fails: a port found free can be taken
+ * before the server binds it, by an outgoing connection of a test running alongside, say.
+ */
+export async function onFreePort<Started> (start: (port: number) => Promise<Started>, attempts = 3): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort())
+    } catch (error) {
+      if (attempt >= attempts) throw error
+    }
+  }
 }
 
 /** A redis-server on 127.0.0.1 and this port, without persistence, that can be killed and started again with the same arguments. */
@@ -354,9 +369,13 @@ export function redisServer (port: number, args: string[] = []): { start (): Pro
   const start = async (): Promise<void> => {
     const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     child = server
+    let lastLine = ''
     await new Promise<void>((resolve, reject) => {
-      server.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}`)))
-      createInterface({ input: server.stdout! }).on('line', (line) => { if (/Ready to accept connections/.test(line)) resolve() })
+      server.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}: ${lastLine}`)))
+      createInterface({ input: server.stdout! }).on('line', (line) => {
+        lastLine = line
+        if (/Ready to accept connections/.test(line)) resolve()
+      })
     })
   }
   const stop = async (): Promise<void> => {

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { eventually, freePort, redisServer } from './helper.js'
+import { eventually, freePort, onFreePort, redisServer } from './helper.js'
 
 type Test = { teardown (fn: () => unknown): void }
 
@@ -55,14 +55,17 @@ export async function clusterOk (node: Redis, timeoutMs = 20_000): Promise<void>
 }
 
 async function clusterNode (t: Test, directory: string): Promise<RedisClusterNode> {
-  const [port, busPort] = [await freePort(), await freePort()]
-  // The node timeout leaves a restarted node time to come back before the others mark it failed
-  // (and, with full coverage required, stop serving), even on a slow machine.
-  const { start, stop } = redisServer(port, [
-    '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-node-timeout', '30000',
-    '--cluster-config-file', join(directory, `nodes-${port}.conf`), '--dir', directory
-  ])
-  await start()
+  const { port, start, stop } = await onFreePort(async (port) => {
+    const busPort = await freePort()
+    // The node timeout leaves a restarted node time to come back before the others mark it failed
+    // (and, with full coverage required, stop serving), even on a slow machine.
+    const server = redisServer(port, [
+      '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-node-timeout', '30000',
+      '--cluster-config-file', join(directory, `nodes-${port}.conf`), '--dir', directory
+    ])
+    await server.start()
+    return { port, ...server }
+  })
   const inspect = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 100 })
   inspect.on('error', () => {})
   t.teardown(async () => {

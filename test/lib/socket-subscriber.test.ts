@@ -48,19 +48,42 @@ const frame = (seq: number) => textFrameOf(JSON.stringify({ seq }))
 t.test('while catching up, live messages wait; then missed first, live after, none twice', async (t) => {
   const { socket, sent } = fakeSocket()
   const subscriber = new SocketSubscriber(socket, { holdLive: true })
-  subscriber.deliver(3, frame(3))
-  subscriber.deliver(4, frame(4))
+  subscriber.deliver(3, frame(3), 1)
+  subscriber.deliver(4, frame(4), 1)
   t.same(sent, [], 'nothing is sent before the catch-up')
   t.equal(subscriber.sendMissed([{ seq: 1 }, { seq: 2 }, { seq: 3 }]), 3 * '{"seq":1}'.length, 'the bytes written')
   subscriber.goLive(3)
-  subscriber.deliver(5, frame(5))
+  subscriber.deliver(5, frame(5), 1)
   await nextTurn()
   t.same(sent.map((data) => JSON.parse(data).seq), [1, 2, 3, 4, 5])
 })
 
+const run = (from: number, count: number) => Buffer.concat(Array.from({ length: count }, (_, i) => frame(from + i)))
+
+t.test('a run of frames that the catch-up covers in part goes out from the first seq it does not cover', async (t) => {
+  const { socket, sent } = fakeSocket()
+  const subscriber = new SocketSubscriber(socket, { holdLive: true })
+  subscriber.deliver(3, run(3, 3), 3)
+  subscriber.deliver(6, run(6, 2), 2)
+  subscriber.sendMissed([{ seq: 1 }, { seq: 2 }, { seq: 3 }, { seq: 4 }])
+  subscriber.goLive(4)
+  await nextTurn()
+  t.same(sent.map((data) => JSON.parse(data).seq), [1, 2, 3, 4, 5, 6, 7])
+})
+
+t.test('without a TCP socket underneath, each frame of a run is sent through ws, in order', async (t) => {
+  const { socket, fake, sent } = fakeSocket()
+  delete (fake as { _socket?: unknown })._socket
+  const subscriber = new SocketSubscriber(socket, { holdLive: false })
+  subscriber.deliver(1, run(1, 2), 2)
+  subscriber.send('{"ack":1}')
+  await nextTurn()
+  t.same(sent, ['{"seq":1}', '{"seq":2}', '{"ack":1}'])
+})
+
 t.test('without catch-up, messages go out at the end of the turn', async (t) => {
   const { socket, sent } = fakeSocket()
-  new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1))
+  new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1), 1)
   t.equal(sent.length, 0)
   await nextTurn()
   t.equal(sent.length, 1)
@@ -69,14 +92,14 @@ t.test('without catch-up, messages go out at the end of the turn', async (t) => 
 t.test('the frames of one turn, acks included, go out in one write each socket, in order', async (t) => {
   const sockets = [fakeSocket(), fakeSocket()]
   const subscribers = sockets.map(({ socket }) => new SocketSubscriber(socket, { holdLive: false }))
-  for (const subscriber of subscribers) subscriber.deliver(1, frame(1))
+  for (const subscriber of subscribers) subscriber.deliver(1, frame(1), 1)
   subscribers[0]!.send('{"ack":1}')
-  for (const subscriber of subscribers) subscriber.deliver(2, frame(2))
+  for (const subscriber of subscribers) subscriber.deliver(2, frame(2), 1)
   await nextTurn()
   t.same(sockets.map(({ writes }) => writes.length), [1, 1])
   t.same(sockets[0]!.sent, ['{"seq":1}', '{"ack":1}', '{"seq":2}'])
   t.same(sockets[1]!.sent, ['{"seq":1}', '{"seq":2}'])
-  subscribers[1]!.deliver(3, frame(3))
+  subscribers[1]!.deliver(3, frame(3), 1)
   await nextTurn()
   t.same(sockets[1]!.sent, ['{"seq":1}', '{"seq":2}', '{"seq":3}'], 'a later turn writes again')
 })
@@ -87,14 +110,14 @@ t.test('what waits is written before a catch-up page and before the close frame'
   subscriber.send('{"error":1}')
   await subscriber.sendMissed([{ seq: 1 }])
   subscriber.goLive(1)
-  subscriber.deliver(2, frame(2))
+  subscriber.deliver(2, frame(2), 1)
   void subscriber.close(1001, 'bye')
   t.same(sent, ['{"error":1}', '{"seq":1}', '{"seq":2}', 'close 1001'])
 })
 
 t.test('a client that does not read is dropped instead of buffered without bound', async (t) => {
   const { socket, sent, cutOff } = fakeSocket(9 * 1024 * 1024)
-  new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1))
+  new SocketSubscriber(socket, { holdLive: false }).deliver(1, frame(1), 1)
   // Checked once per turn, when the turn's frames would be written.
   t.equal(cutOff(), undefined)
   await nextTurn()
@@ -106,9 +129,19 @@ t.test('a client that does not read is dropped instead of buffered without bound
 t.test('a catch-up that holds too many live messages drops the client instead of growing', async (t) => {
   const { socket, cutOff } = fakeSocket()
   const subscriber = new SocketSubscriber(socket, { holdLive: true })
-  for (let i = 0; i < 10_000; i++) subscriber.deliver(i, frame(i))
+  for (let i = 0; i < 10_000; i++) subscriber.deliver(i, frame(i), 1)
   t.equal(cutOff(), undefined)
-  subscriber.deliver(10_000, frame(10_000))
+  subscriber.deliver(10_000, frame(10_000), 1)
+  t.ok(cutOff())
+})
+
+t.test('the held limit counts messages, not runs', async (t) => {
+  const { socket, cutOff } = fakeSocket()
+  const subscriber = new SocketSubscriber(socket, { holdLive: true })
+  subscriber.deliver(0, run(0, 9_999), 9_999)
+  subscriber.deliver(9_999, frame(9_999), 1)
+  t.equal(cutOff(), undefined)
+  subscriber.deliver(10_000, run(10_000, 2), 2)
   t.ok(cutOff())
 })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createRequire } from 'node:module'
-import { frameLengthAt, textFrameOf } from '../../lib/ws-frame.js'
+import { frameCount, frameLengthAt, framePayloads, skipFrames, textFrameOf } from '../../lib/ws-frame.js'
 
 // ws's frame parser, which its published types leave out.
 const { Receiver } = createRequire(import.meta.url)('ws') as { Receiver: new (options: object) => import('node:stream').Writable }
@@ -39,4 +39,13 @@ t.test('frameLengthAt walks frames laid end to end, at every length encoding', a
     offset += frameLengthAt(joined, offset)
   }
   t.equal(offset, joined.length)
+})
+
+t.test('a run of frames laid end to end: counted, skipped into and split into payloads, at every length encoding', async (t) => {
+  const texts = [0, 1, 125, 126, 65_535, 65_536, 200_000].map((length) => 'c'.repeat(length))
+  const frames = texts.map((text) => textFrameOf(text))
+  const run = Buffer.concat(frames)
+  t.equal(frameCount(run), texts.length)
+  t.same(framePayloads(run).map((payload) => payload.toString()), texts)
+  for (let skip = 0; skip <= frames.length; skip++) t.ok(skipFrames(run, skip).equals(Buffer.concat(frames.slice(skip))), `skip ${skip}`)
 })
