@@ -57,12 +57,14 @@ export function messageJson (draft: Draft, seq: string): string {
   return jsonBeforeSeq(draft) + seq + jsonAfterSeq(draft)
 }
 
-function jsonBeforeSeq (draft: Draft): string {
+/** The message's JSON up to its seq (see messageJson): a sequencer that assigns the seq elsewhere (Redis) appends the rest. */
+export function jsonBeforeSeq (draft: Draft): string {
   return `{"id":"${draft.id}","channel":${JSON.stringify(draft.channel)},"sender":${JSON.stringify(draft.sender)},` +
     `"content":${JSON.stringify(draft.content)},"createdAt":"${draft.createdAt.toISOString()}","seq":`
 }
 
-function jsonAfterSeq (draft: Draft): string {
+/** The message's JSON after its seq (see messageJson). */
+export function jsonAfterSeq (draft: Draft): string {
   return draft.clientId === undefined ? '}' : `,"clientId":"${draft.clientId}"}`
 }
 
@@ -72,9 +74,4 @@ export function fromDocument (document: MessageDocument): ChatMessage {
   const message: ChatMessage = { id: _id.toHexString(), ...fields, seq: seq ?? 0 }
   if (clientId !== undefined) message.clientId = clientId
   return message
-}
-
-/** The JSON of a message split around its seq: a sequencer that assigns the seq elsewhere (Redis) joins the parts. */
-export function splitAroundSeq (draft: Draft): [string, string] {
-  return [jsonBeforeSeq(draft), jsonAfterSeq(draft)]
 }

@@ -3,7 +3,7 @@ import type { Result } from 'ioredis'
 import { countsOf, deliverLocally, type ChannelHold, type Fanout, type FanoutStatus, type Published } from './fanout.js'
 import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
-import { splitAroundSeq, withSeq, type ChatMessage, type Draft } from './message.js'
+import { jsonAfterSeq, jsonBeforeSeq, withSeq, type ChatMessage, type Draft } from './message.js'
 import { LocalSequencer, type Position } from './sequencer.js'
 import { ThrottledWarnings } from './throttled-warnings.js'
 import { frameCount } from './ws-frame.js'
@@ -113,9 +113,6 @@ end
 return replies
 `
 
-/** A message's place from the ordering script, or the JSON of the earlier message with its clientId. */
-type PublishReply = { seq: number, earlier?: undefined } | { earlier: string }
-
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** ioredis flattens array arguments into the command's. */
@@ -123,10 +120,11 @@ declare module 'ioredis' {
   }
 }
 
-/** A message waiting for the end of the turn, when each channel's messages go to the ordering script together. */
+/** A message waiting for the end of the turn, when the turn's messages go to the ordering script together. */
 interface PendingPublish {
   draft: Draft
-  resolve (reply: PublishReply): void
+  accept (message: ChatMessage): void
+  resolve (published: Published): void
   reject (error: unknown): void
 }
 
@@ -198,30 +196,65 @@ export class RedisFanout implements Fanout {
   }
 
   publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published> {
-    // Callbacks rather than an awaited promise per message: a burst's replies arrive together.
-    return new Promise((resolve, reject) => this.#order({
-      draft,
-      resolve: (reply) => answer(resolve, reject, () => this.#ordered(draft, reply, accept)),
-      reject: (error) => answer(resolve, reject, () => this.#orderedLocally(draft, error, accept))
-    }))
+    // Settled from the script's reply to the whole turn (see #settle), not an awaited promise per message.
+    return new Promise((resolve, reject) => this.#order({ draft, accept, resolve, reject }))
   }
 
-  #ordered (draft: Draft, reply: PublishReply, accept: (message: ChatMessage) => void): Published {
-    if (reply.earlier !== undefined) return { message: parseMessage(reply.earlier), duplicate: true }
-    const message = withSeq(draft, reply.seq)
-    this.#remember(draft.channel, message.seq)
-    accept(message)
+  /** Settles the call with its seq, or with the earlier message that had its clientId, without disturbing the other calls of its batch. */
+  #answer (call: PendingPublish, seq: number, earlier: string | undefined): void {
+    try {
+      call.resolve(earlier === undefined ? this.#ordered(call, seq) : { message: parseMessage(earlier), duplicate: true })
+    } catch (error) {
+      call.reject(error)
+    }
+  }
+
+  #ordered (call: PendingPublish, seq: number): Published {
+    const message = withSeq(call.draft, seq)
+    call.accept(message)
     // Without a subscription, it would not come back to this instance's clients.
     if (this.#options.subscriber.status !== 'ready') deliverLocally(this.#options.hub, message)
     return { message, duplicate: false }
   }
 
-  #orderedLocally (draft: Draft, error: unknown, accept: (message: ChatMessage) => void): Published {
+  /** Redis could not order the calls: this instance orders and delivers them itself. */
+  #fallBack (calls: readonly PendingPublish[], error: unknown): void {
     this.#warnings.warn(error, 'ordering a message through Redis failed; this instance orders and delivers it locally, other instances do not get it live')
-    const message = withSeq(draft, this.#fallback.next(draft.channel, this.#newestSeen.get(draft.channel)).seq)
-    accept(message)
-    deliverLocally(this.#options.hub, message)
-    return { message, duplicate: false }
+    for (const call of calls) {
+      try {
+        const { draft } = call
+        const message = withSeq(draft, this.#fallback.next(draft.channel, this.#newestSeen.get(draft.channel)).seq)
+        call.accept(message)
+        deliverLocally(this.#options.hub, message)
+        call.resolve({ message, duplicate: false })
+      } catch (error) {
+        call.reject(error)
+      }
+    }
+  }
+
+  /**
+   * Hands each message of the call its part of the script's reply: per channel, the first new
+   * seq, the number of resends, then (index from 1, earlier JSON) for each resend. A channel's
+   * new messages have consecutive seqs.
+   */
+  #settle (batches: ReadonlyArray<readonly PendingPublish[]>, replies: ReadonlyArray<number | string>): void {
+    let at = 0
+    for (const calls of batches) {
+      let seq = Number(replies[at])
+      const resendCount = Number(replies[at + 1])
+      at += 2
+      let resends: Map<number, string> | undefined
+      if (resendCount > 0) {
+        resends = new Map()
+        for (let resend = 0; resend < resendCount; resend++, at += 2) resends.set(Number(replies[at]) - 1, String(replies[at + 1]))
+      }
+      calls.forEach((call, index) => {
+        const earlier = resends?.get(index)
+        this.#answer(call, earlier === undefined ? seq++ : 0, earlier)
+      })
+      if (resendCount < calls.length) this.#remember(calls[0]!.draft.channel, seq - 1)
+    }
   }
 
   /**
@@ -246,7 +279,7 @@ export class RedisFanout implements Fanout {
     try {
       publisher = ready(this.#options.publisher)
     } catch (error) {
-      for (const calls of pending.values()) rejectEach(calls, error)
+      for (const calls of pending.values()) this.#fallBack(calls, error)
       return
     }
     // A cluster call must stay within one slot: one call per channel (its keys share a slot).
@@ -254,8 +287,8 @@ export class RedisFanout implements Fanout {
     for (const channels of groups) {
       const batches = channels.map(([, calls]) => calls)
       publisher.chatPublish(...this.#scriptArguments(channels)).then(
-        (replies) => settle(batches, replies),
-        (error: unknown) => { for (const calls of batches) rejectEach(calls, error) })
+        (replies) => this.#settle(batches, replies),
+        (error: unknown) => { for (const calls of batches) this.#fallBack(calls, error) })
     }
   }
 
@@ -268,13 +301,12 @@ export class RedisFanout implements Fanout {
       let flags = ''
       let messages = ''
       for (const { draft } of calls) {
-        const [before, after] = splitAroundSeq(draft)
         if (draft.clientId === undefined) {
           flags += '0'
-          messages += before + '\n'
+          messages += jsonBeforeSeq(draft) + '\n'
         } else {
           flags += '1'
-          messages += before + '\n' + after + '\n'
+          messages += jsonBeforeSeq(draft) + '\n' + jsonAfterSeq(draft) + '\n'
           keys.push(clientIdKey(channel, draft.sender, draft.clientId))
         }
       }
@@ -409,41 +441,4 @@ export class RedisFanout implements Fanout {
 function parseMessage (json: string): ChatMessage {
   const message = JSON.parse(json) as ChatMessage & { createdAt: string }
   return { ...message, createdAt: new Date(message.createdAt) }
-}
-
-/**
- * Hands each message of the call its part of the script's reply: per channel, the first new seq,
- * the number of resends, then (index from 1, earlier JSON) for each resend. A channel's new
- * messages have consecutive seqs.
- */
-function settle (batches: ReadonlyArray<readonly PendingPublish[]>, replies: ReadonlyArray<number | string>): void {
-  let at = 0
-  for (const calls of batches) {
-    let seq = Number(replies[at])
-    const resendCount = Number(replies[at + 1])
-    at += 2
-    if (resendCount === 0) {
-      for (const call of calls) call.resolve({ seq: seq++ })
-      continue
-    }
-    const resends = new Map<number, string>()
-    for (let resend = 0; resend < resendCount; resend++, at += 2) resends.set(Number(replies[at]) - 1, String(replies[at + 1]))
-    calls.forEach((call, index) => {
-      const earlier = resends.get(index)
-      call.resolve(earlier === undefined ? { seq: seq++ } : { earlier })
-    })
-  }
-}
-
-/** Resolves with what `publish` makes of its reply, or rejects with what it threw, without disturbing the other calls of its batch. */
-function answer (resolve: (published: Published) => void, reject: (error: unknown) => void, publish: () => Published): void {
-  try {
-    resolve(publish())
-  } catch (error) {
-    reject(error)
-  }
-}
-
-function rejectEach (calls: readonly PendingPublish[], error: unknown): void {
-  for (const call of calls) call.reject(error)
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createDraft, messageJson, splitAroundSeq, withSeq } from '../../lib/message.js'
+import { createDraft, jsonAfterSeq, jsonBeforeSeq, messageJson, withSeq } from '../../lib/message.js'
 
 t.test('messageJson writes what JSON.stringify writes, whatever the strings hold', async (t) => {
   const awkward = 'quote " backslash \\ newline \n tab \t control \u0001 emoji 😀 lone surrogate \ud800 line sep \u2028'
@@ -11,8 +11,8 @@ t.test('messageJson writes what JSON.stringify writes, whatever the strings hold
   }
 })
 
-t.test('splitAroundSeq joins with a seq into the message JSON', async (t) => {
-  const draft = createDraft('room', 'user', 'has ,"seq":0 inside', 'c1')
-  const [before, after] = splitAroundSeq(draft)
-  t.equal(before + '42' + after, JSON.stringify(withSeq(draft, 42)))
+t.test('the JSON before and after the seq join with a seq into the message JSON', async (t) => {
+  for (const draft of [createDraft('room', 'user', 'has ,"seq":0 inside', 'c1'), createDraft('room', 'user', 'no clientId')]) {
+    t.equal(jsonBeforeSeq(draft) + '42' + jsonAfterSeq(draft), JSON.stringify(withSeq(draft, 42)))
+  }
 })
