@@ -67,7 +67,14 @@ export function redisConnections (settings: { redisUrl?: string | undefined, red
     }
   }
   if (redisUrl === undefined) return undefined
-  const publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true })
+  // The ordering script is sent once per turn already (see RedisFanout): a pipeline around it would only add to its cost.
+  const publisher = new Redis(redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: ['chatPublish']
+  })
   const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null })
   return {
     publisher,
