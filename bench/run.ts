@@ -174,42 +174,75 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
   }
 }
 
+type Side = 'on' | 'off'
+interface PairRun { deliveredPerSecond: number, deliveriesPerCpuSecond: number, p99Ms: number, lost: number, generatorCoreShare: number }
+
+/** Medians over the rounds of side-by-side runs; ratios are medians of each round's ratio, as a round's two sides ran under the same conditions. */
+function pairSummary (pairs: ReadonlyArray<Record<Side, PairRun>>) {
+  return {
+    onPerSecond: median(pairs.map((pair) => pair.on.deliveredPerSecond)),
+    offPerSecond: median(pairs.map((pair) => pair.off.deliveredPerSecond)),
+    throughputOnVsOff: median(pairs.map((pair) => pair.on.deliveredPerSecond / pair.off.deliveredPerSecond)),
+    perCpuOnVsOff: median(pairs.map((pair) => pair.on.deliveriesPerCpuSecond / pair.off.deliveriesPerCpuSecond)),
+    p99OnMs: median(pairs.map((pair) => pair.on.p99Ms)),
+    p99OffMs: median(pairs.map((pair) => pair.off.p99Ms)),
+    lost: pairs.reduce((sum, pair) => sum + pair.on.lost + pair.off.lost, 0),
+    // The two generators' CPU together, as a share of the load core: near 1, they measured themselves.
+    generatorsBusy: median(pairs.map((pair) => pair.on.generatorCoreShare + pair.off.generatorCoreShare))
+  }
+}
+
 /**
- * The service with METRICS on and off at the same time, both on the server core, each under its
+ * The service in two configurations at the same time, both on the server core, each under its
  * own generator: whatever else loads the machine loads both alike, and the core is shared
- * evenly, so the difference in deliveries is the cost of counting.
+ * evenly, so the difference in deliveries is the cost of what the "on" side adds. `during`
+ * runs alongside and returns its own stop.
  */
-async function metricsPair (scenario: typeof scenarios[number], onStartsFirst: boolean): Promise<Array<{ metrics: 'on' | 'off', deliveredPerSecond: number, deliveriesPerCpuSecond: number, p99Ms: number, lost: number }>> {
-  // Two services with METRICS=false side by side differ by 1-2% in the order they started, so rounds alternate it.
-  const start = (metrics: 'on' | 'off') => startServer('service', { METRICS: String(metrics === 'on') })
+async function sideBySide (scenario: typeof scenarios[number], env: Record<Side, NodeJS.ProcessEnv>, onStartsFirst: boolean, options: { db?: Database, warmupMs?: number, during?: (servers: Record<Side, Started>) => () => void } = {}): Promise<Record<Side, PairRun>> {
+  const { db = main, warmupMs = 1000, during } = options
+  // Two identical services side by side differ by 1-2% in the order they started, so rounds alternate it.
+  const start = (side: Side) => startServer('service', env[side], db)
   const [first, second] = onStartsFirst ? [await start('on'), await start('off')] : [await start('off'), await start('on')]
   const servers = onStartsFirst ? { on: first, off: second } : { on: second, off: first }
-  const sweep = main.janitor()
-  // Prometheus is commonly set to scrape every 15 s (its own default is 1 min); --scrape-every 1
-  // shows what frequent scrapes cost (prom-client's process metrics walk every handle and fd).
-  const scrapeEveryMs = Number(flags['scrape-every']) * 1000
-  const scraper = scrapeEveryMs > 0
-    ? setInterval(() => {
-      for (const server of Object.values(servers)) fetch(`http://127.0.0.1:${server.port}/metrics`).then((response) => response.arrayBuffer(), () => {})
-    }, scrapeEveryMs)
-    : undefined
+  const sweep = db.janitor()
+  const stopDuring = during?.(servers)
   try {
-    const runs = await Promise.all((['on', 'off'] as const).map(async (metrics) => {
-      const server = servers[metrics]
+    const runs = await Promise.all((['on', 'off'] as const).map(async (side): Promise<PairRun> => {
+      const server = servers[side]
       const { result, cpu } = await generate(server, {
-        kind: 'service', port: server.port, ...scenario, window: Number(flags.window), durationMs, warmupMs: 1000,
+        kind: 'service', port: server.port, ...scenario, window: Number(flags.window), durationMs, warmupMs,
         payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
       })
       const delivered = result.deliveredPerSecond * result.measuredSeconds
-      return { metrics, deliveredPerSecond: result.deliveredPerSecond, deliveriesPerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)), p99Ms: result.latencyMs.p99, lost: result.lost }
+      return {
+        deliveredPerSecond: result.deliveredPerSecond,
+        deliveriesPerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)),
+        p99Ms: result.latencyMs.p99,
+        lost: result.lost,
+        generatorCoreShare: result.generatorCpuSeconds / result.measuredSeconds
+      }
     }))
     for (const server of Object.values(servers)) while (await queueDepth(server) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
-    return runs
+    return { on: runs[0]!, off: runs[1]! }
   } finally {
-    clearInterval(scraper)
+    stopDuring?.()
     await sweep.stop()
     await Promise.all(Object.values(servers).map((server) => server.stop()))
   }
+}
+
+/** The service with METRICS on and off side by side, /metrics scraped as --scrape-every says. */
+function metricsPair (scenario: typeof scenarios[number], onStartsFirst: boolean): Promise<Record<Side, PairRun>> {
+  // Prometheus is commonly set to scrape every 15 s (its own default is 1 min); --scrape-every 1
+  // shows what frequent scrapes cost (prom-client's process metrics walk every handle and fd).
+  const scrapeEveryMs = Number(flags['scrape-every']) * 1000
+  const scrape = (servers: Record<Side, Started>) => {
+    const scraper = setInterval(() => {
+      for (const server of Object.values(servers)) fetch(`http://127.0.0.1:${server.port}/metrics`).then((response) => response.arrayBuffer(), () => {})
+    }, scrapeEveryMs)
+    return () => clearInterval(scraper)
+  }
+  return sideBySide(scenario, { on: { METRICS: 'true' }, off: { METRICS: 'false' } }, onStartsFirst, { during: scrapeEveryMs > 0 ? scrape : undefined })
 }
 
 /** Opens `count` idle authenticated sockets to the server from the load core; `close` ends them. */
@@ -349,27 +382,16 @@ const persistence = parts.has('persistence') ? await runOnce('service', first, {
 const idle = parts.has('idle') ? [await idleRss('service'), await idleRss('raw-ws')] : []
 
 // The cost of metrics: METRICS on against off, side by side in the same run.
-const metricsRounds: Array<{ scenario: string, on: Awaited<ReturnType<typeof metricsPair>>[number], off: Awaited<ReturnType<typeof metricsPair>>[number] }> = []
+const metricsRounds: Array<{ scenario: string } & Record<Side, PairRun>> = []
 for (let round = 0; round < (parts.has('metrics') ? rounds : 0); round++) {
   for (const scenario of scenarios) {
-    const runs = await metricsPair(scenario, round % 2 === 0)
-    const [on, off] = [runs.find((run) => run.metrics === 'on')!, runs.find((run) => run.metrics === 'off')!]
+    const { on, off } = await metricsPair(scenario, round % 2 === 0)
     metricsRounds.push({ scenario: scenario.name, on, off })
     console.error(`round ${round + 1} ${scenario.name} metrics on/off: ${on.deliveredPerSecond}/${off.deliveredPerSecond} deliveries/s`)
   }
 }
 const scrapes = parts.has('metrics') ? [await scrapeCost(0), await scrapeCost(idleConnections)] : []
-const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) => ({
-  scenario: group[0]!.scenario,
-  onPerSecond: median(group.map((pair) => pair.on.deliveredPerSecond)),
-  offPerSecond: median(group.map((pair) => pair.off.deliveredPerSecond)),
-  // Medians of each round's ratio: a round's two sides ran under the same conditions.
-  throughputOnVsOff: median(group.map((pair) => pair.on.deliveredPerSecond / pair.off.deliveredPerSecond)),
-  perCpuOnVsOff: median(group.map((pair) => pair.on.deliveriesPerCpuSecond / pair.off.deliveriesPerCpuSecond)),
-  p99OnMs: median(group.map((pair) => pair.on.p99Ms)),
-  p99OffMs: median(group.map((pair) => pair.off.p99Ms)),
-  lost: group.reduce((sum, pair) => sum + pair.on.lost + pair.off.lost, 0)
-}))
+const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) => ({ scenario: group[0]!.scenario, ...pairSummary(group) }))
 
 // Two service instances sharing Redis (and MongoDB) against one instance, same CPU budget
 // (both on the server core), same load: sockets alternate between the instances.
@@ -498,6 +520,7 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
 // The cost of Redis fan-out: one instance with REDIS_URL against the same without, interleaved, null sink.
 const REDIS_TARGET = 0.9
 const redisRuns: Array<RunResult & { redis: 'off' | 'on', round: number, redisCpuUsPerMessage: number }> = []
+const redisPairs: Array<Record<Side, PairRun>> = []
 if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === undefined) {
   const db = await nullDatabase()
   const redis = await startRedis()
@@ -511,6 +534,13 @@ if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === und
         redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
         console.error(`redis round ${round + 1} ${on ? 'on' : 'off'}: ${run.deliveredPerSecond} deliveries/s, lost ${run.lost}`)
       }
+    }
+    // The same comparison with both instances loaded at once: the machine's speed, which drifts
+    // from one run to the next on a shared VM, is the same for both sides of a round.
+    for (let round = 0; round < rounds; round++) {
+      const pair = await sideBySide(first, { on: { REDIS_URL: redis.url }, off: {} }, round % 2 === 0, { db, warmupMs: steadyWarmupMs })
+      redisPairs.push(pair)
+      console.error(`redis side by side round ${round + 1} on/off: ${pair.on.deliveredPerSecond}/${pair.off.deliveredPerSecond} deliveries/s`)
     }
   } finally {
     redis.stop()
@@ -532,6 +562,11 @@ const redisSummary = groupBy(redisRuns, (run) => run.redis).map((group) => {
   }
 })
 
+const redisSideBySide = redisPairs.length === 0 ? [] : [(() => {
+  const summary = pairSummary(redisPairs)
+  return { scenario: first.name, ...summary, targetMet: summary.throughputOnVsOff >= REDIS_TARGET ? 'yes' : 'no' }
+})()]
+
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
@@ -545,6 +580,7 @@ table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)
 table(`Feature costs (${scenarios[0]!.name}, service variants interleaved; medians; vsFirst: delivered/s against ${variants[0]!.name})`, featureSummary)
 table(`Half load on the null sink (service variants and raw ws interleaved; medians; targets: perCpuVsRaw >= ${HALF_TARGETS.perCpuVsRaw}, p99VsRaw <= ${HALF_TARGETS.p99VsRaw})`, halfSummary)
 table(`Redis fan-out (${first.name}, one instance, closed loop, window ${flags.window}, null sink; vsOff: median of each round's ratio, target >= ${REDIS_TARGET})`, redisSummary)
+table(`Redis fan-out side by side (${first.name}, one instance with Redis and one without on the server core at once, each under its own generator, window ${flags.window}, null sink; medians of each round's ratio, target >= ${REDIS_TARGET})`, redisSideBySide)
 table('Idle connections', idle.map((row) => ({ ...row, baselineMiB: row.baselineBytes / 2 ** 20 })))
 const scraped = Number(flags['scrape-every']) > 0 ? `/metrics scraped every ${flags['scrape-every']} s` : '/metrics not scraped'
 table(`Metrics on against off (two services side by side on the server core, closed loop, ${scraped}; medians of each round's ratio)`, metricsCost)
@@ -552,7 +588,7 @@ table('Server CPU per request with idle sockets open (ms)', scrapes)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary, half, halfSummary, redisRuns, redisSummary }, null, 2))
+writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary, half, halfSummary, redisRuns, redisSummary, redisPairs, redisSideBySide }, null, 2))
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
 await main.client.close()
 await nullSink?.client.close()
