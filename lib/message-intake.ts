@@ -1,3 +1,4 @@
+import { ObjectId } from 'mongodb'
 import { createDraft, fromDocument, toDocument, type ChatMessage } from './message.js'
 import { clientKey } from './message-store.js'
 import type { Fanout } from './fanout.js'
@@ -121,11 +122,12 @@ export class MessageIntake {
       settle?.reject(refused)
       return Promise.reject(refused)
     }
-    const draft = createDraft(request.channel, request.sender, request.content, request.clientId)
+    const objectId = new ObjectId()
+    const draft = createDraft(request.channel, request.sender, request.content, request.clientId, objectId)
     let waiter: StoreWaiter | undefined
     this.#committing++
     const published = fanout.publish(draft, (message) => {
-      writer.enqueue(toDocument(message), true)
+      writer.enqueue(toDocument(message, objectId), true)
       if (request.clientId === undefined && !trackStores) return
       waiter = { key: request.clientId === undefined ? undefined : clientKey(request.sender, request.clientId) }
       if (trackStores) waiter.stored = deferred()

@@ -27,9 +27,12 @@ export interface MessageDocument {
   clientId?: string
 }
 
-/** Ids are ObjectIds: unique without a database round-trip. Order comes from `seq`, not from the id. */
-export function createDraft (channel: string, sender: string, content: string, clientId?: string): Draft {
-  const draft: Draft = { id: new ObjectId().toHexString(), channel, sender, content, createdAt: new Date() }
+/**
+ * Ids are ObjectIds: unique without a database round-trip. Order comes from `seq`, not from the
+ * id. Keep `objectId` to hand it to toDocument: parsing the hex id back costs more than the rest of it.
+ */
+export function createDraft (channel: string, sender: string, content: string, clientId?: string, objectId = new ObjectId()): Draft {
+  const draft: Draft = { id: objectId.toHexString(), channel, sender, content, createdAt: new Date() }
   if (clientId !== undefined) draft.clientId = clientId
   return draft
 }
@@ -42,8 +45,9 @@ export function withSeq (draft: Draft, seq: number): ChatMessage {
   return message
 }
 
-export function toDocument (message: ChatMessage): MessageDocument {
-  const document: MessageDocument = { _id: new ObjectId(message.id), channel: message.channel, sender: message.sender, content: message.content, createdAt: message.createdAt, seq: message.seq }
+/** `objectId`, when given, is the message's id as an ObjectId already (see createDraft). */
+export function toDocument (message: ChatMessage, objectId = new ObjectId(message.id)): MessageDocument {
+  const document: MessageDocument = { _id: objectId, channel: message.channel, sender: message.sender, content: message.content, createdAt: message.createdAt, seq: message.seq }
   if (message.clientId !== undefined) document.clientId = message.clientId
   return document
 }

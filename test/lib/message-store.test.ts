@@ -57,7 +57,7 @@ t.test('history is newest first by seq, scoped and paged; after reads forwards',
   const { store } = await storeFor(t)
   const messages = ['a', 'b', 'c', 'd'].map((content, i) => testMessage(i === 3 ? 'other' : 'c', i % 2 === 0 ? 'x' : 'y', content))
   // Stored out of order: order comes from seq, not from the ids or the order of writes.
-  await store.insertBatch([...messages].reverse().map(toDocument))
+  await store.insertBatch([...messages].reverse().map((message) => toDocument(message)))
   t.same((await store.history({ scope: { channel: 'c' }, limit: 10 })).map((m) => m.content), ['c', 'b', 'a'])
   t.same((await store.history({ scope: { channel: 'c', sender: 'x' }, limit: 10 })).map((m) => m.content), ['c', 'a'])
   t.same((await store.history({ scope: { channel: 'c' }, limit: 10, beforeSeq: messages[2]!.seq })).map((m) => m.content), ['b', 'a'])
