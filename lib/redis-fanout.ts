@@ -200,10 +200,13 @@ export class RedisFanout implements Fanout {
     return new Promise((resolve, reject) => this.#order({ draft, accept, resolve, reject }))
   }
 
-  /** Settles the call with its seq, or with the earlier message that had its clientId, without disturbing the other calls of its batch. */
-  #answer (call: PendingPublish, seq: number, earlier: string | undefined): void {
+  /**
+   * Settles the call with its seq, or with the JSON of the earlier message that had its clientId,
+   * without disturbing the other calls of its batch.
+   */
+  #answer (call: PendingPublish, reply: number | string): void {
     try {
-      call.resolve(earlier === undefined ? this.#ordered(call, seq) : { message: parseMessage(earlier), duplicate: true })
+      call.resolve(typeof reply === 'number' ? this.#ordered(call, reply) : { message: parseMessage(reply), duplicate: true })
     } catch (error) {
       call.reject(error)
     }
@@ -249,10 +252,7 @@ export class RedisFanout implements Fanout {
         resends = new Map()
         for (let resend = 0; resend < resendCount; resend++, at += 2) resends.set(Number(replies[at]) - 1, String(replies[at + 1]))
       }
-      calls.forEach((call, index) => {
-        const earlier = resends?.get(index)
-        this.#answer(call, earlier === undefined ? seq++ : 0, earlier)
-      })
+      calls.forEach((call, index) => this.#answer(call, resends?.get(index) ?? seq++))
       if (resendCount < calls.length) this.#remember(calls[0]!.draft.channel, seq - 1)
     }
   }

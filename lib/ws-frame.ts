@@ -43,8 +43,9 @@ export function skipFrames (frames: Buffer, skip: number): Buffer {
 /** The payload of each frame of `frames` (frames back to back). */
 export function framePayloads (frames: Buffer): Buffer[] {
   const payloads: Buffer[] = []
-  for (let offset = 0; offset < frames.length; offset += frameLengthAt(frames, offset)) {
-    payloads.push(frames.subarray(offset + frameHeaderLength(frames, offset), offset + frameLengthAt(frames, offset)))
+  for (let offset = 0, end = 0; offset < frames.length; offset = end) {
+    end = offset + frameLengthAt(frames, offset)
+    payloads.push(frames.subarray(offset + frameHeaderLength(frames, offset), end))
   }
   return payloads
 }
