@@ -1,4 +1,5 @@
 import { ObjectId } from 'mongodb'
+import { isoTime } from './iso-time.js'
 
 /** A chat message as clients see it (REST bodies, history and WebSocket frames). */
 export interface ChatMessage {
@@ -64,7 +65,7 @@ export function messageJson (draft: Draft, seq: string): string {
 /** The message's JSON up to its seq (see messageJson): a sequencer that assigns the seq elsewhere (Redis) appends the rest. */
 export function jsonBeforeSeq (draft: Draft): string {
   return `{"id":"${draft.id}","channel":${JSON.stringify(draft.channel)},"sender":${JSON.stringify(draft.sender)},` +
-    `"content":${JSON.stringify(draft.content)},"createdAt":"${draft.createdAt.toISOString()}","seq":`
+    `"content":${JSON.stringify(draft.content)},"createdAt":"${isoTime(draft.createdAt)}","seq":`
 }
 
 /** The message's JSON after its seq (see messageJson). */
