@@ -1,7 +1,13 @@
-import { MongoBulkWriteError, MongoServerError, ObjectId, type Collection, type Filter } from 'mongodb'
+import { MongoServerError, ObjectId, WriteConcern, type Collection, type Document, type Filter } from 'mongodb'
 import { fromDocument, type ChatMessage, type MessageDocument } from './message.js'
 
 const DUPLICATE_KEY = 11000
+/**
+ * The documents of one insert command add up to at most this many bytes, by an estimate that is
+ * never below their BSON size (see bsonSizeBound): MongoDB takes a command of 16 MiB (and 16 KiB
+ * for the rest of the command), and the driver cannot even serialize one of 17 MiB.
+ */
+const MAX_COMMAND_DOCUMENTS_BYTES = 16 * 1024 * 1024
 
 /** Which messages a reader may see: a channel, or only one sender's messages in it. */
 export interface Scope {
@@ -58,12 +64,17 @@ export class MessageStore {
    */
   async insertBatch (documents: MessageDocument[]): Promise<Superseded> {
     const superseded: Superseded = new Map()
+    for (const chunk of commandSized(documents)) await this.#insertEachOnce(chunk, superseded)
+    return superseded
+  }
+
+  async #insertEachOnce (documents: MessageDocument[], superseded: Superseded): Promise<void> {
     let pending = documents
     while (pending.length > 0) {
       await this.#connected()
       try {
-        await this.#collection.insertMany(pending, { ordered: false })
-        return superseded
+        await this.#insert(pending)
+        return
       } catch (error) {
         if (!isOnlyDuplicateKeys(error)) throw error
         // Real MongoDB has stored every other document of an unordered batch by now; jongodb rejects
@@ -73,7 +84,25 @@ export class MessageStore {
         pending = unstored
       }
     }
-    return superseded
+  }
+
+  /**
+   * One unordered `insert` command. Not insertMany: the driver's bulk write serializes each
+   * document on its own and keeps a batch's books, about a third of the CPU a stored message
+   * costs here, and this service splits and retries its batches itself. A document the server
+   * refuses (a duplicate key, say) fails the call, as insertMany would.
+   */
+  async #insert (documents: MessageDocument[]): Promise<void> {
+    const command: Document = { insert: this.#collection.collectionName, documents, ordered: false }
+    // insertMany would send the collection's write concern (from the connection string, say).
+    const writeConcern = this.#collection.writeConcern
+    if (writeConcern !== undefined) WriteConcern.apply(command, writeConcern)
+    const reply = await this.#collection.db.command(command)
+    const writeErrors: WriteError[] = reply.writeErrors ?? []
+    if (writeErrors.length > 0) throw new WriteErrors(writeErrors)
+    if (reply.writeConcernError !== undefined) {
+      throw new Error(`MongoDB took the batch but not with the write concern asked: ${reply.writeConcernError.errmsg as string}`)
+    }
   }
 
   /** The stored messages of these (sender, clientId) pairs, by clientKey; one query for them all. */
@@ -168,12 +197,51 @@ export function clientKey (sender: string, clientId: string): string {
   return `${sender}\u0000${clientId}`
 }
 
-function isOnlyDuplicateKeys (error: unknown): boolean {
-  if (error instanceof MongoBulkWriteError) {
-    const writeErrors = [error.writeErrors].flat()
-    return writeErrors.length > 0
-      ? writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY)
-      : error.code === DUPLICATE_KEY
+interface WriteError {
+  index: number
+  code: number
+  errmsg?: string
+}
+
+/** The documents an insert command did not store, from its answer. */
+class WriteErrors extends Error {
+  readonly writeErrors: WriteError[]
+
+  constructor (writeErrors: WriteError[]) {
+    super(`MongoDB did not store ${writeErrors.length} of the documents: ${writeErrors[0]?.errmsg ?? ''}`)
+    this.writeErrors = writeErrors
   }
+}
+
+function isOnlyDuplicateKeys (error: unknown): boolean {
+  if (error instanceof WriteErrors) return error.writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY)
+  // jongodb answers a whole insert command with the error (see insertBatch).
   return error instanceof MongoServerError && error.code === DUPLICATE_KEY
+}
+
+/** Runs of the documents whose insert commands stay within MongoDB's size for a command. */
+function * commandSized (documents: MessageDocument[]): Generator<MessageDocument[]> {
+  let start = 0
+  let bytes = 0
+  for (let end = 0; end < documents.length; end++) {
+    const size = bsonSizeBound(documents[end]!)
+    if (end > start && bytes + size > MAX_COMMAND_DOCUMENTS_BYTES) {
+      yield documents.slice(start, end)
+      start = end
+      bytes = 0
+    }
+    bytes += size
+  }
+  if (start === 0) yield documents
+  else yield documents.slice(start)
+}
+
+/**
+ * At least the BSON size of the document as an element of the command's array: its fields'
+ * names, types and lengths (under 128 bytes with the array index) and at most three UTF-8 bytes
+ * for each UTF-16 unit of its strings.
+ */
+function bsonSizeBound (document: MessageDocument): number {
+  const textLength = document.channel.length + document.sender.length + document.content.length + (document.clientId?.length ?? 0)
+  return 128 + 3 * textLength
 }

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { MongoClient } from 'mongodb'
+import { MongoClient, WriteConcern, type Collection, type Document } from 'mongodb'
 import { MessageStore } from '../../lib/message-store.js'
 import { toDocument, type MessageDocument } from '../../lib/message.js'
 import { startMongo } from '../helper.js'
@@ -51,6 +51,56 @@ t.test('a sender\'s clientId names one message: a later document with it is supe
 
   t.same((await store.findByClientId('alice', 'c-1'))?.id, first._id.toHexString())
   t.equal(await store.findByClientId('alice', 'missing'), undefined)
+})
+
+t.test('a batch larger than MongoDB takes in one command is stored whole, in several', async (t) => {
+  const { collection, store } = await storeFor(t)
+  // 19 MiB of content: one command would be over MongoDB's 16 MiB, and over the 17 MiB the driver can serialize.
+  const batch = Array.from({ length: 300 }, (_, i) => testDocument('c', 'u', `${i}`.padEnd(64 * 1024, 'é')))
+  t.same(await store.insertBatch(batch), new Map())
+  t.equal(await collection.countDocuments(), 300)
+  t.same(await store.insertBatch(batch), new Map(), 'and repeated, nothing is stored twice')
+  t.equal(await collection.countDocuments(), 300)
+})
+
+/**
+ * A collection answering the insert command as real MongoDB does (jongodb answers a duplicate
+ * key with a failed command instead): the rest of the batch stored, the refused documents named
+ * in `writeErrors`, and a write concern it could not meet reported beside an ok.
+ */
+function mongoLikeCollection (reply: Document, stored: MessageDocument[]) {
+  const commands: Document[] = []
+  const lookups: unknown[] = []
+  const collection = {
+    collectionName: 'messages',
+    writeConcern: new WriteConcern('majority', 5000),
+    db: { command: async (command: Document) => { commands.push(command); return commands.length === 1 ? reply : { ok: 1, n: command.documents.length } } },
+    find: (filter: unknown) => ({ toArray: async () => { lookups.push(filter); return stored } })
+  }
+  return { commands, lookups, store: new MessageStore(collection as unknown as Collection<MessageDocument>) }
+}
+
+t.test('with real MongoDB\'s answer to a duplicate key, the documents it names are looked up and the rest are not sent again', async (t) => {
+  const earlier = testDocument('c', 'u', 'stored by an earlier attempt')
+  const resend = testDocument('c', 'u', 'resent', 'c-1')
+  const first = testDocument('c', 'u', 'first send', 'c-1')
+  const fresh = testDocument('c', 'u', 'new')
+  const { commands, store } = mongoLikeCollection(
+    { ok: 1, n: 1, writeErrors: [{ index: 0, code: 11000, errmsg: 'E11000 _id' }, { index: 1, code: 11000, errmsg: 'E11000 clientId' }] },
+    [earlier, first, fresh])
+  const superseded = await store.insertBatch([earlier, resend, fresh])
+  t.same([...superseded.keys()], [resend._id.toHexString()], 'the resend stands for the first send')
+  t.equal(commands.length, 1, 'everything is stored: no second command')
+  t.same(commands[0]!.writeConcern, { w: 'majority', wtimeout: 5000 }, 'the collection\'s write concern goes with the command')
+})
+
+t.test('a document refused for anything but a duplicate key, or a write concern not met, fails the batch (the writer retries it)', async (t) => {
+  const batch = [testDocument('c', 'u', 'a'), testDocument('c', 'u', 'b')]
+  const invalid = mongoLikeCollection({ ok: 1, n: 1, writeErrors: [{ index: 1, code: 121, errmsg: 'Document failed validation' }] }, [])
+  await t.rejects(invalid.store.insertBatch(batch), /did not store 1 of the documents: Document failed validation/)
+  t.equal(invalid.lookups.length, 0, 'not taken for a resend: nothing is looked up')
+  const unreplicated = mongoLikeCollection({ ok: 1, n: 2, writeConcernError: { code: 64, errmsg: 'waiting for replication timed out' } }, [])
+  await t.rejects(unreplicated.store.insertBatch(batch), /not with the write concern asked: waiting for replication timed out/)
 })
 
 t.test('history is newest first by seq, scoped and paged; after reads forwards', async (t) => {
