@@ -86,7 +86,8 @@ function opMsg (message: Buffer, requestId: number): Buffer {
     const kind = message[offset]
     const size = message.readInt32LE(offset + 1)
     if (kind === 0) {
-      command = BSON.deserialize(message.subarray(offset + 1, offset + 1 + size))
+      // An insert command's documents stay unread (raw), as those of a kind-1 section: only counted.
+      command = BSON.deserialize(message.subarray(offset + 1, offset + 1 + size), { fieldsAsRaw: { documents: true } })
       offset += 1 + size
     } else {
       documents += countDocuments(message, offset + 5, offset + 1 + size)
