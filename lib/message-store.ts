@@ -88,9 +88,9 @@ export class MessageStore {
 
   /**
    * One unordered `insert` command. Not insertMany: the driver's bulk write serializes each
-   * document on its own and keeps a batch's books, about a third of the CPU a stored message
-   * costs here, and this service splits and retries its batches itself. A document the server
-   * refuses (a duplicate key, say) fails the call, as insertMany would.
+   * document on its own and keeps a batch's books, about a fifth more CPU per stored message
+   * (BENCHMARKS.md), and this service splits and retries its batches itself. A document the
+   * server refuses (a duplicate key, say) fails the call, as insertMany would.
    */
   async #insert (documents: MessageDocument[]): Promise<void> {
     const command: Document = { insert: this.#collection.collectionName, documents, ordered: false }
