@@ -215,7 +215,7 @@ class WriteErrors extends Error {
 
 function isOnlyDuplicateKeys (error: unknown): boolean {
   if (error instanceof WriteErrors) return error.writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY)
-  // jongodb answers a whole insert command with the error (see insertBatch).
+  // jongodb answers a whole insert command with the error (see #insertEachOnce).
   return error instanceof MongoServerError && error.code === DUPLICATE_KEY
 }
 
