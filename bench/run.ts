@@ -7,7 +7,6 @@
 // The half-load and Redis parts always run against the null sink (bench/null-mongo.ts), so
 // they measure the service's own work; --sink null puts every part on it.
 import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
+import { CLUSTER_SIZE, startRedis, startRedisCluster, type BenchRedis } from './redis-servers.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, writeSyscalls, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
 
@@ -298,14 +298,6 @@ async function scrapeCost (connections: number): Promise<{ connections: number, 
   }
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 /** The rounds of each configuration, in first-seen order. */
 function groupBy<T> (items: T[], key: (item: T) => string): T[][] {
   const groups = new Map<string, T[]>()
@@ -394,52 +386,67 @@ const scrapes = parts.has('metrics') ? [await scrapeCost(0), await scrapeCost(id
 const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) => ({ scenario: group[0]!.scenario, ...pairSummary(group) }))
 
 // Two service instances sharing Redis (and MongoDB) against one instance, same CPU budget
-// (both on the server core), same load: sockets alternate between the instances.
+// (both on the server core), same load: sockets alternate between the instances. Once on one
+// Redis (REDIS_URL), once on a three-master Redis Cluster (REDIS_CLUSTER_NODES: sharded pub/sub),
+// interleaved; every redis-server on the load core.
 const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
 
-/** A fresh Redis on the load core, beside the generator. */
-async function startRedis (): Promise<{ url: string, pid: number, stop (): void }> {
-  const port = await freePort()
-  const redis = spawn(...pinned(LOAD_CORE, 'redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1']), { stdio: 'ignore' })
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  return { url: `redis://127.0.0.1:${port}`, pid: redis.pid!, stop: () => redis.kill('SIGKILL') }
-}
-
 async function clusterRuns () {
-  const redis = await startRedis()
+  const setups = [{ redis: 'one', server: await startRedis() }, { redis: `cluster of ${CLUSTER_SIZE}`, server: await startRedisCluster() }]
   const scenario = scenarios[0]!
   const rows = []
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const instances of [1, 2]) {
-        const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', { REDIS_URL: redis.url })))
-        const sweep = main.janitor()
-        try {
-          for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
-            const { result, cpu } = await generate(started[0]!, {
-              kind: 'service', port: started[0]!.port, ports: started.map((server) => server.port), ...scenario, ...load,
-              durationMs, warmupMs: 1000, payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
-            }, started.slice(1))
-            rows.push({ instances, load: load.window !== undefined ? `closed, window ${load.window}` : `open, ${CLUSTER_RATE}/s`, deliveredPerSecond: result.deliveredPerSecond, p50Ms: result.latencyMs.p50, p99Ms: result.latencyMs.p99, serverCpuPerSecond: cpu / result.measuredSeconds, lost: result.lost })
+      for (const { redis, server: redisServer } of setups) {
+        for (const instances of [1, 2]) {
+          const started = await Promise.all(Array.from({ length: instances }, () => startServer('service', redisServer.env)))
+          const sweep = main.janitor()
+          try {
+            for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
+              const redisCpuBefore = redisCpuSeconds(redisServer)
+              const { result, cpu } = await generate(started[0]!, {
+                kind: 'service', port: started[0]!.port, ports: started.map((server) => server.port), ...scenario, ...load,
+                durationMs, warmupMs: 1000, payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
+              }, started.slice(1))
+              rows.push({
+                redis,
+                instances,
+                load: load.window !== undefined ? `closed, window ${load.window}` : `open, ${CLUSTER_RATE}/s`,
+                deliveredPerSecond: result.deliveredPerSecond,
+                p50Ms: result.latencyMs.p50,
+                p99Ms: result.latencyMs.p99,
+                serverCpuPerSecond: cpu / result.measuredSeconds,
+                // Over the whole run, warm-up included: what Redis spends per message it orders and publishes.
+                redisCpuUsPerMessage: ((redisCpuSeconds(redisServer) - redisCpuBefore) * 1e6) / Math.max(1, result.published),
+                lost: result.lost
+              })
+              console.error(`cluster round ${round + 1} redis ${redis}, ${instances} instance(s), ${rows.at(-1)!.load}: ${result.deliveredPerSecond} deliveries/s, lost ${result.lost}`)
+            }
+          } finally {
+            await sweep.stop()
+            await Promise.all(started.map((server) => server.stop()))
           }
-        } finally {
-          await sweep.stop()
-          await Promise.all(started.map((server) => server.stop()))
         }
       }
     }
   } finally {
-    redis.stop()
+    for (const { server } of setups) server.stop()
   }
-  return groupBy(rows, (row) => `${row.instances} ${row.load}`).map((group) => ({
+  return groupBy(rows, (row) => `${row.redis} ${row.instances} ${row.load}`).map((group) => ({
+    redis: group[0]!.redis,
     instances: group[0]!.instances,
     load: group[0]!.load,
     deliveredPerSecond: median(group.map((row) => row.deliveredPerSecond)),
     p50Ms: median(group.map((row) => row.p50Ms)),
     p99Ms: median(group.map((row) => row.p99Ms)),
     serverCpuPerSecond: median(group.map((row) => row.serverCpuPerSecond)),
+    redisCpuUsPerMessage: median(group.map((row) => row.redisCpuUsPerMessage)),
     lost: group.reduce((sum, row) => sum + row.lost, 0)
   }))
+}
+
+function redisCpuSeconds (redis: BenchRedis): number {
+  return redis.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
 }
 
 // The cost of each feature: the plain service against itself with the feature on, interleaved.
@@ -527,10 +534,10 @@ if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === und
   try {
     for (let round = 0; round < rounds; round++) {
       for (const on of [false, true]) {
-        const redisCpuBefore = cpuSeconds(redis.pid)
-        const run = await runOnce('service', first, { window: Number(flags.window), warmupMs: steadyWarmupMs }, durationMs, { env: on ? { REDIS_URL: redis.url } : {} }, db)
+        const redisCpuBefore = cpuSeconds(redis.pids[0]!)
+        const run = await runOnce('service', first, { window: Number(flags.window), warmupMs: steadyWarmupMs }, durationMs, { env: on ? redis.env : {} }, db)
         // Over the whole run, set-up included: what one Redis spends per message it orders and publishes.
-        const redisCpuUsPerMessage = on ? ((cpuSeconds(redis.pid) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
+        const redisCpuUsPerMessage = on ? ((cpuSeconds(redis.pids[0]!) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
         redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
         console.error(`redis round ${round + 1} ${on ? 'on' : 'off'}: ${run.deliveredPerSecond} deliveries/s, lost ${run.lost}`)
       }
@@ -538,7 +545,7 @@ if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === und
     // The same comparison with both instances loaded at once: the machine's speed, which drifts
     // from one run to the next on a shared VM, is the same for both sides of a round.
     for (let round = 0; round < rounds; round++) {
-      const pair = await sideBySide(first, { on: { REDIS_URL: redis.url }, off: {} }, round % 2 === 0, { db, warmupMs: steadyWarmupMs })
+      const pair = await sideBySide(first, { on: redis.env, off: {} }, round % 2 === 0, { db, warmupMs: steadyWarmupMs })
       redisPairs.push(pair)
       console.error(`redis side by side round ${round + 1} on/off: ${pair.on.deliveredPerSecond}/${pair.off.deliveredPerSecond} deliveries/s`)
     }
@@ -576,7 +583,7 @@ if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at 
   storedPerSecond: Math.round((persistence.stored ?? 0) / (persistMs / 1000 + 1)), peakQueueDepth: persistence.peakQueueDepth,
   serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
 }])
-table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out; medians)`, cluster)
+table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out on one Redis and on a Redis Cluster of ${CLUSTER_SIZE} masters; medians)`, cluster)
 table(`Feature costs (${scenarios[0]!.name}, service variants interleaved; medians; vsFirst: delivered/s against ${variants[0]!.name})`, featureSummary)
 table(`Half load on the null sink (service variants and raw ws interleaved; medians; targets: perCpuVsRaw >= ${HALF_TARGETS.perCpuVsRaw}, p99VsRaw <= ${HALF_TARGETS.p99VsRaw})`, halfSummary)
 table(`Redis fan-out (${first.name}, one instance, closed loop, window ${flags.window}, null sink; vsOff: median of each round's ratio, target >= ${REDIS_TARGET})`, redisSummary)
