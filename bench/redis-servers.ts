@@ -1,8 +1,8 @@
 // The Redis of a bench: one redis-server, or a three-master Redis Cluster, on the load core
 // beside the generator, fresh for each part, with nothing written to disk.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
