@@ -35,6 +35,14 @@ export async function startRedis (): Promise<BenchRedis> {
   return { env: { REDIS_URL: `redis://127.0.0.1:${port}` }, pids: [pid], stop: () => process.kill(pid, 'SIGKILL') }
 }
 
+/** Why this machine cannot run the bench's Redis Cluster (sharded pub/sub needs Redis 7), or undefined when it can. */
+export function whyNoRedisCluster (): string | undefined {
+  if (spawnSync('redis-cli', ['--version']).error !== undefined) return 'as redis-cli is not on PATH'
+  const version = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? ''
+  const major = Number(/v=(\d+)\./.exec(version)?.[1])
+  return major >= 7 ? undefined : 'as sharded pub/sub needs redis-server 7 or later'
+}
+
 /** Three masters, no replicas, the slots spread by `redis-cli --cluster create`. */
 export async function startRedisCluster (): Promise<BenchRedis> {
   const directory = mkdtempSync(join(tmpdir(), 'bench-redis-cluster-'))

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
-import { CLUSTER_SIZE, startRedis, startRedisCluster, type BenchRedis } from './redis-servers.js'
+import { CLUSTER_SIZE, startRedis, startRedisCluster, whyNoRedisCluster, type BenchRedis } from './redis-servers.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, writeSyscalls, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
 
@@ -392,7 +392,10 @@ const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) 
 const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
 
 async function clusterRuns () {
-  const setups = [{ redis: 'one', server: await startRedis() }, { redis: `cluster of ${CLUSTER_SIZE}`, server: await startRedisCluster() }]
+  const setups = [{ redis: 'one', server: await startRedis() }]
+  const noCluster = whyNoRedisCluster()
+  if (noCluster === undefined) setups.push({ redis: `cluster of ${CLUSTER_SIZE}`, server: await startRedisCluster() })
+  else console.error(`across instances: no Redis Cluster rows, ${noCluster}`)
   const scenario = scenarios[0]!
   const rows = []
   try {
