@@ -392,13 +392,14 @@ const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) 
 const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
 
 async function clusterRuns () {
-  const setups = [{ redis: 'one', server: await startRedis() }]
-  const noCluster = whyNoRedisCluster()
-  if (noCluster === undefined) setups.push({ redis: `cluster of ${CLUSTER_SIZE}`, server: await startRedisCluster() })
-  else console.error(`across instances: no Redis Cluster rows, ${noCluster}`)
+  const setups: Array<{ redis: string, server: BenchRedis }> = []
   const scenario = scenarios[0]!
   const rows = []
   try {
+    setups.push({ redis: 'one', server: await startRedis() })
+    const noCluster = whyNoRedisCluster()
+    if (noCluster === undefined) setups.push({ redis: `cluster of ${CLUSTER_SIZE}`, server: await startRedisCluster() })
+    else console.error(`across instances: no Redis Cluster rows, ${noCluster}`)
     for (let round = 0; round < rounds; round++) {
       for (const { redis, server: redisServer } of setups) {
         for (const instances of [1, 2]) {
@@ -537,10 +538,10 @@ if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === und
   try {
     for (let round = 0; round < rounds; round++) {
       for (const on of [false, true]) {
-        const redisCpuBefore = cpuSeconds(redis.pids[0]!)
+        const redisCpuBefore = redisCpuSeconds(redis)
         const run = await runOnce('service', first, { window: Number(flags.window), warmupMs: steadyWarmupMs }, durationMs, { env: on ? redis.env : {} }, db)
         // Over the whole run, set-up included: what one Redis spends per message it orders and publishes.
-        const redisCpuUsPerMessage = on ? ((cpuSeconds(redis.pids[0]!) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
+        const redisCpuUsPerMessage = on ? ((redisCpuSeconds(redis) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
         redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
         console.error(`redis round ${round + 1} ${on ? 'on' : 'off'}: ${run.deliveredPerSecond} deliveries/s, lost ${run.lost}`)
       }
