@@ -47,6 +47,7 @@ export function whyNoRedisCluster (): string | undefined {
 export async function startRedisCluster (): Promise<BenchRedis> {
   const directory = mkdtempSync(join(tmpdir(), 'bench-redis-cluster-'))
   const ports = await Promise.all(Array.from({ length: CLUSTER_SIZE }, freePort))
+  const addresses = ports.map((port) => `127.0.0.1:${port}`)
   const pids = ports.map((port) => redisServer(port, [
     '--cluster-enabled', 'yes', '--cluster-config-file', join(directory, `nodes-${port}.conf`), '--dir', directory
   ]))
@@ -56,7 +57,6 @@ export async function startRedisCluster (): Promise<BenchRedis> {
   }
   try {
     await sleep(500)
-    const addresses = ports.map((port) => `127.0.0.1:${port}`)
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`)
     await Promise.all(ports.map(clusterOk))
@@ -64,7 +64,7 @@ export async function startRedisCluster (): Promise<BenchRedis> {
     stop()
     throw error
   }
-  return { env: { REDIS_CLUSTER_NODES: ports.map((port) => `127.0.0.1:${port}`).join(',') }, pids, stop }
+  return { env: { REDIS_CLUSTER_NODES: addresses.join(',') }, pids, stop }
 }
 
 function redisServer (port: number, args: string[]): number {
