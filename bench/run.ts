@@ -316,13 +316,20 @@ function rateMedians (group: RunResult[]) {
   }
 }
 
+/** How busy the server's core and the generator were: a side well under 1 was not what limited the run. */
+function cpuPerSecond (group: RunResult[]): { serverCpuPerSecond: number, generatorCpuPerSecond: number } {
+  return {
+    serverCpuPerSecond: median(group.map((run) => run.serverCpuSeconds / run.measuredSeconds)),
+    generatorCpuPerSecond: median(group.map((run) => run.generatorCpuSeconds / run.measuredSeconds))
+  }
+}
+
 function summarize (runs: RunResult[]) {
   return groupBy(runs, (run) => `${run.scenario} ${run.server}`).map((group) => ({
     scenario: group[0]!.scenario,
     server: group[0]!.server,
     ...rateMedians(group),
-    serverCpuPerSecond: median(group.map((run) => run.serverCpuSeconds / run.measuredSeconds)),
-    generatorCpuPerSecond: median(group.map((run) => run.generatorCpuSeconds / run.measuredSeconds)),
+    ...cpuPerSecond(group),
     serverRssMiB: median(group.map((run) => run.serverRssBytes / 2 ** 20)),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
     refused: group.reduce((sum, run) => sum + run.refused, 0),
@@ -565,6 +572,8 @@ const redisSummary = groupBy(redisRuns, (run) => run.redis).map((group) => {
     deliveriesPerCpuSecond: median(group.map((run) => run.deliveriesPerCpuSecond)),
     p99Ms: median(group.map((run) => run.latencyMs.p99)),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
+    // With Redis on the generator's core, an instance that is not kept busy measures that core, not itself.
+    ...cpuPerSecond(group),
     redisCpuUsPerMessage: median(group.map((run) => run.redisCpuUsPerMessage)),
     writesPerDelivery: median(group.map(writesPerDelivery)),
     perCpuVsOff: median(group.map((run) => run.deliveriesPerCpuSecond / redisRuns.find((other) => other.redis === 'off' && other.round === run.round)!.deliveriesPerCpuSecond)),
