@@ -428,7 +428,7 @@ async function clusterRuns () {
                 p99Ms: result.latencyMs.p99,
                 serverCpuPerSecond: cpu / result.measuredSeconds,
                 // Over the whole run, warm-up included: what Redis spends per message it orders and publishes.
-                redisCpuUsPerMessage: ((redisCpuSeconds(redisServer) - redisCpuBefore) * 1e6) / Math.max(1, result.published),
+                redisCpuUsPerMessage: redisCpuUsPerMessageSince(redisServer, redisCpuBefore, result.published),
                 lost: result.lost
               })
               console.error(`cluster round ${round + 1} redis ${redis}, ${instances} instance(s), ${rows.at(-1)!.load}: ${result.deliveredPerSecond} deliveries/s, lost ${result.lost}`)
@@ -458,6 +458,11 @@ async function clusterRuns () {
 
 function redisCpuSeconds (redis: BenchRedis): number {
   return redis.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+}
+
+/** The CPU (µs) all of Redis's processes used per published message since `cpuBefore` (from redisCpuSeconds). */
+function redisCpuUsPerMessageSince (redis: BenchRedis, cpuBefore: number, published: number): number {
+  return ((redisCpuSeconds(redis) - cpuBefore) * 1e6) / Math.max(1, published)
 }
 
 // The cost of each feature: the plain service against itself with the feature on, interleaved.
@@ -548,7 +553,7 @@ if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === und
         const redisCpuBefore = redisCpuSeconds(redis)
         const run = await runOnce('service', first, { window: Number(flags.window), warmupMs: steadyWarmupMs }, durationMs, { env: on ? redis.env : {} }, db)
         // Over the whole run, set-up included: what one Redis spends per message it orders and publishes.
-        const redisCpuUsPerMessage = on ? ((redisCpuSeconds(redis) - redisCpuBefore) * 1e6) / Math.max(1, run.published) : 0
+        const redisCpuUsPerMessage = on ? redisCpuUsPerMessageSince(redis, redisCpuBefore, run.published) : 0
         redisRuns.push({ ...run, redis: on ? 'on' : 'off', round, redisCpuUsPerMessage })
         console.error(`redis round ${round + 1} ${on ? 'on' : 'off'}: ${run.deliveredPerSecond} deliveries/s, lost ${run.lost}`)
       }
