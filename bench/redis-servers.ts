@@ -35,6 +35,11 @@ export async function startRedis (): Promise<BenchRedis> {
   return { env: { REDIS_URL: `redis://127.0.0.1:${port}` }, pids: [pid], stop: () => process.kill(pid, 'SIGKILL') }
 }
 
+/** Whether redis-server is on PATH: the parts that need Redis are left out without it. */
+export function hasRedisServer (): boolean {
+  return spawnSync('redis-server', ['--version']).error === undefined
+}
+
 /** Why this machine cannot run the bench's Redis Cluster (sharded pub/sub needs Redis 7), or undefined when it can. */
 export function whyNoRedisCluster (): string | undefined {
   if (spawnSync('redis-cli', ['--version']).error !== undefined) return 'as redis-cli is not on PATH'

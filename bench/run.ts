@@ -6,7 +6,7 @@
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
 // The half-load and Redis parts always run against the null sink (bench/null-mongo.ts), so
 // they measure the service's own work; --sink null puts every part on it.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
-import { CLUSTER_SIZE, startRedis, startRedisCluster, whyNoRedisCluster, type BenchRedis } from './redis-servers.js'
+import { CLUSTER_SIZE, hasRedisServer, startRedis, startRedisCluster, whyNoRedisCluster, type BenchRedis } from './redis-servers.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, writeSyscalls, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
 
@@ -396,7 +396,7 @@ const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) 
 // (both on the server core), same load: sockets alternate between the instances. Once on one
 // Redis (REDIS_URL), once on a three-master Redis Cluster (REDIS_CLUSTER_NODES: sharded pub/sub),
 // interleaved; every redis-server on the load core.
-const cluster = parts.has('cluster') && spawnSync('redis-server', ['--version']).error === undefined ? await clusterRuns() : []
+const cluster = parts.has('cluster') && hasRedisServer() ? await clusterRuns() : []
 
 async function clusterRuns () {
   const setups: Array<{ redis: string, server: BenchRedis }> = []
@@ -544,7 +544,7 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
 const REDIS_TARGET = 0.9
 const redisRuns: Array<RunResult & { redis: 'off' | 'on', round: number, redisCpuUsPerMessage: number }> = []
 const redisPairs: Array<Record<Side, PairRun>> = []
-if (parts.has('redis') && spawnSync('redis-server', ['--version']).error === undefined) {
+if (parts.has('redis') && hasRedisServer()) {
   const db = await nullDatabase()
   const redis = await startRedis()
   try {
