@@ -5,6 +5,7 @@ import type { Fanout } from './fanout.js'
 import type { MessageWriter } from './message-writer.js'
 import { RateLimited, Unavailable } from './errors.js'
 import type { RateLimiter } from './rate-limiter.js'
+import { ShortLivedMap } from './short-lived-map.js'
 
 export interface SendRequest {
   channel: string
@@ -57,8 +58,8 @@ interface StoreWaiter {
 export class MessageIntake {
   readonly #options: IntakeOptions
   /** Messages with a clientId from admission until stored: a resend meanwhile gets the same answer. */
-  readonly #byClientId = new Map<string, Promise<Sent>>()
-  readonly #storeWaiters = new Map<string, StoreWaiter>()
+  readonly #byClientId = new ShortLivedMap<string, Promise<Sent>>()
+  readonly #storeWaiters = new ShortLivedMap<string, StoreWaiter>()
   #committing = 0
   #closed = false
 
@@ -168,7 +169,7 @@ export class MessageIntake {
     this.#closed = true
     const deadline = Date.now() + timeoutMs
     while (this.#committing > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
-    for (const id of [...this.#storeWaiters.keys()]) {
+    for (const id of this.#storeWaiters.keys()) {
       this.#settleWaiter(id, (stored) => stored.reject(new Unavailable('shutting down before the message was stored; it is kept and will be stored; resend it with the same clientId to learn its id')))
     }
   }
