@@ -22,8 +22,12 @@ const CLIENT_ID_LOOKUP_TIMEOUT_MS = 1_000
  * clientId lookups start at most this often. Under a steady stream a turn rarely has more than a
  * message or two, so lookups per turn meant a MongoDB query per message or two: load on the
  * database, and driver work here (about 8% of the service's CPU at half load in the bench).
+ * Each query still costs the driver about 48 KiB of garbage and a round trip that, after a pause,
+ * waits behind the backlog it gathered; at 2 ms apart (500 queries a second at half load) that
+ * doubled the p99 of messages with clientIds and cost a fifth of the deliveries per CPU-second
+ * against 10 ms (BENCHMARKS.md). After a quiet spell a lookup still goes at once.
  */
-const CLIENT_ID_LOOKUP_INTERVAL_MS = 2
+const CLIENT_ID_LOOKUP_INTERVAL_MS = 10
 /** How long a message known by id may take to become readable (stored by the instance that accepted it). */
 export const SETTLE_MS = 3_000
 
