@@ -1,13 +1,12 @@
 // The Redis of a bench: one redis-server, or a three-master Redis Cluster, on the load core
 // beside the generator, fresh for each part, with nothing written to disk.
 import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LOAD_CORE, pinned } from './processes.js'
+import { createRedisCluster, freePort } from './redis-cli.js'
 
 export const CLUSTER_SIZE = 3
 const CLUSTER_OK_TIMEOUT_MS = 20_000
@@ -20,14 +19,6 @@ export interface BenchRedis {
   stop (): void
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  return port
-}
-
 export async function startRedis (): Promise<BenchRedis> {
   const port = await freePort()
   const pid = redisServer(port, [])
@@ -38,14 +29,6 @@ export async function startRedis (): Promise<BenchRedis> {
 /** Whether redis-server is on PATH: the parts that need Redis are left out without it. */
 export function hasRedisServer (): boolean {
   return spawnSync('redis-server', ['--version']).error === undefined
-}
-
-/** Why this machine cannot run the bench's Redis Cluster (sharded pub/sub needs Redis 7), or undefined when it can. */
-export function whyNoRedisCluster (): string | undefined {
-  if (spawnSync('redis-cli', ['--version']).error !== undefined) return 'as redis-cli is not on PATH'
-  const version = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? ''
-  const major = Number(/v=(\d+)\./.exec(version)?.[1])
-  return major >= 7 ? undefined : 'as sharded pub/sub needs redis-server 7 or later'
 }
 
 /** Three masters, no replicas, the slots spread by `redis-cli --cluster create`. */
@@ -62,8 +45,7 @@ export async function startRedisCluster (): Promise<BenchRedis> {
   }
   try {
     await sleep(500)
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
-    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`)
+    createRedisCluster(addresses)
     await Promise.all(ports.map(clusterOk))
   } catch (error) {
     stop()

@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { median, table } from './report.js'
-import { CLUSTER_SIZE, hasRedisServer, startRedis, startRedisCluster, whyNoRedisCluster, type BenchRedis } from './redis-servers.js'
+import { whyNoRedisCluster } from './redis-cli.js'
+import { CLUSTER_SIZE, hasRedisServer, startRedis, startRedisCluster, type BenchRedis } from './redis-servers.js'
 import type { GeneratorConfig, GeneratorResult, ServerKind } from './generator.js'
 import { BENCH_JWT_SECRET, cpuSeconds, LOAD_CORE, pidOf, pinned, rssBytes, writeSyscalls, SERVER_CORE, SERVER_NODE_FLAGS, startProcess, USER_LIMITS_ABOVE_THE_BENCH, type Started } from './processes.js'
 
@@ -406,7 +407,7 @@ async function clusterRuns () {
     setups.push({ redis: 'one', server: await startRedis() })
     const noCluster = whyNoRedisCluster()
     if (noCluster === undefined) setups.push({ redis: `cluster of ${CLUSTER_SIZE}`, server: await startRedisCluster() })
-    else console.error(`across instances: no Redis Cluster rows, ${noCluster}`)
+    else console.error(`across instances: no Redis Cluster rows, as ${noCluster}`)
     for (let round = 0; round < rounds; round++) {
       for (const { redis, server: redisServer } of setups) {
         for (const instances of [1, 2]) {

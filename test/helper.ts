@@ -13,6 +13,7 @@ import { createSigner } from 'fast-jwt'
 import { MongoClient } from 'mongodb'
 import WebSocket from 'ws'
 import chat, { type ChatOptions } from '../app.js'
+import { freePort } from '../bench/redis-cli.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from '../lib/embedded-mongo.js'
 
 // tap runs TypeScript through a loader @fastify/autoload does not detect by itself.
@@ -254,14 +255,7 @@ export async function stoppableMongo (t: Test): Promise<{ uri: string, stop (): 
   }
 }
 
-/** A free TCP port on 127.0.0.1, with nothing listening on it. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+export { freePort }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -1,9 +1,9 @@
 // A real three-master Redis Cluster for tests: three `redis-server --cluster-enabled yes` on free
 // ports, each with its config file in the test's directory, joined by `redis-cli --cluster create`.
 // A node can be killed and started again on the same port with the same config file.
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { createRedisCluster, whyNoRedisCluster } from '../bench/redis-cli.js'
 import { eventually, freePort, onFreePort, redisServer } from './helper.js'
 
 type Test = { teardown (fn: () => unknown): void }
@@ -25,17 +25,11 @@ export interface RedisCluster {
 }
 
 export async function startRedisCluster (t: Test, directory: string, size = 3): Promise<RedisCluster> {
-  for (const tool of ['redis-server', 'redis-cli']) {
-    if (spawnSync(tool, ['--version']).error !== undefined) {
-      throw new Error(`${tool} is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server redis-tools; macOS: brew install redis)`)
-    }
-  }
-  const major = Number(/v=(\d+)\./.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1])
-  if (!(major >= 7)) throw new Error('sharded pub/sub needs Redis 7 or later; redis-server on PATH is older')
+  const missing = whyNoRedisCluster()
+  if (missing !== undefined) throw new Error(`${missing}: install Redis 7 or later (Debian/Ubuntu: apt-get install redis-server redis-tools; macOS: brew install redis)`)
   const nodes = await Promise.all(Array.from({ length: size }, () => clusterNode(t, directory)))
   const addresses = nodes.map((node) => `127.0.0.1:${node.port}`)
-  const create = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
-  if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`)
+  createRedisCluster(addresses)
   await Promise.all(nodes.map((node) => clusterOk(node.inspect)))
   return {
     seeds: addresses.join(','),
