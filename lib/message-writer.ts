@@ -16,7 +16,7 @@ export interface MessageWriterOptions {
   /** Retries of one batch after its first failed attempt, with exponential backoff. */
   retryAttempts: number
   batchSize: number
-  /** How long a batch that is not full yet waits for more messages. */
+  /** How far apart batches start at least: under a stream, a batch that is not full waits for the rest of it. */
   batchWindowMs: number
   /** Unwritten messages held at most; beyond it `enqueue` refuses. */
   maxQueue: number
@@ -51,7 +51,7 @@ export class MessageWriter {
   #running: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   #accepting = true
-  #batchTakenAt = 0
+  #batchTakenAt = Number.NEGATIVE_INFINITY
   readonly #listeners: WriterListener[] = []
 
   constructor (options: MessageWriterOptions) {
@@ -121,13 +121,18 @@ export class MessageWriter {
     return this.#queue.splice(0)
   }
 
-  /** `waitedMs`: how long the oldest queued message has waited already, at least. */
-  #schedule (waitedMs = 0): void {
+  /**
+   * Batches start at most one window apart. A batch that is not full waits for the rest of the
+   * window since the last one was taken: after a quiet spell, none (a timer of 0 still gathers
+   * the turn's messages), so a lone message is written at once; under a stream, the window.
+   */
+  #schedule (): void {
     if (this.#running !== undefined) return
     if (this.#queue.length >= this.#options.batchSize) {
       this.#startNow()
     } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.#startNow(), Math.max(0, this.#options.batchWindowMs - waitedMs))
+      const sinceLastBatch = performance.now() - this.#batchTakenAt
+      this.#timer = setTimeout(() => this.#startNow(), Math.max(0, this.#options.batchWindowMs - sinceLastBatch))
     }
   }
 
@@ -137,8 +142,7 @@ export class MessageWriter {
     if (this.#running !== undefined || this.#queue.length === 0) return
     this.#running = this.#writeAll().finally(() => {
       this.#running = undefined
-      // What is left arrived after the last batch was taken, and has waited since then at most.
-      if (this.#queue.length > 0 && !this.#stop.signal.aborted) this.#schedule(Date.now() - this.#batchTakenAt)
+      if (this.#queue.length > 0 && !this.#stop.signal.aborted) this.#schedule()
     })
   }
 
@@ -151,7 +155,7 @@ export class MessageWriter {
    */
   async #writeAll (): Promise<void> {
     while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
-      this.#batchTakenAt = Date.now()
+      this.#batchTakenAt = performance.now()
       const batch = this.#queue.slice(0, this.#options.batchSize)
       if (!await this.#writeBatch(batch)) continue
       this.#queue.splice(0, batch.length)

@@ -30,7 +30,7 @@ export const SettingsSchema = Type.Object({
   })),
   countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
-  writeBatchWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: `How long a batch that is not full waits for more messages; default ${WRITE_BATCH_WINDOW_MS.default}, or ${WRITE_BATCH_WINDOW_MS.ackAfterStore} with ACK_AFTER_STORE (the sender waits for it)` })),
+  writeBatchWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: `How far apart batch writes start at least (a message after a quiet spell is written at once); default ${WRITE_BATCH_WINDOW_MS.default}, or ${WRITE_BATCH_WINDOW_MS.ackAfterStore} with ACK_AFTER_STORE (the sender waits for it)` })),
   writeQueueMax: Type.Integer({ minimum: 1, default: 100_000 }),
   writeRetryMinDelayMs: Type.Integer({ minimum: 1, default: 100 }),
   writeRetryMaxDelayMs: Type.Integer({ minimum: 1, default: 5_000 }),
@@ -58,8 +58,8 @@ export type Settings = Static<typeof SettingsSchema>
 
 /**
  * An insertMany costs the service's CPU about a millisecond, whether it carries one message or two
- * hundred (the driver's layers, run too seldom to be optimized), so batches wait 50 ms to fill;
- * with ACK_AFTER_STORE the sender's answer waits for the write, so they wait 5 ms.
+ * hundred (the driver's layers, run too seldom to be optimized), so under a stream batches start
+ * 50 ms apart; with ACK_AFTER_STORE the sender's answer waits for the write, so 5 ms.
  */
 export function writeBatchWindowMsOf (settings: Pick<Settings, 'writeBatchWindowMs' | 'ackAfterStore'>): number {
   return settings.writeBatchWindowMs ?? (settings.ackAfterStore ? WRITE_BATCH_WINDOW_MS.ackAfterStore : WRITE_BATCH_WINDOW_MS.default)

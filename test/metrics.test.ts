@@ -120,7 +120,7 @@ t.test('refusals are counted by reason, over REST and WebSocket', async (t) => {
 t.test('queue depth, queue_full, dead letters and their replay follow the database', async (t) => {
   const mongo = await startMongo(t)
   const link = await mongoProxy(t, mongo.uri)
-  // One attempt per batch, and a window long enough for the three posts to form one batch.
+  // One attempt per batch, and a window long enough for the three posts to form at most two batches.
   const service = await buildService(t, { writeQueueMax: 3, retryAttempts: 0, writeBatchWindowMs: 300 }, { uri: link.uri, db: mongo.db })
   const metricsUrl = `${service.base}/metrics`
   link.down()

@@ -115,6 +115,25 @@ t.test('under a steady trickle, what arrives during a write waits for the window
   t.ok(batches.length <= 10, `${batches.length} writes for 60 messages over about ${60} ms: ${batches.join(', ')}`)
 })
 
+t.test('a message after a quiet spell is written at once; the next batch waits for the rest of the window', async (t) => {
+  const starts: number[] = []
+  const queue = writer({
+    batchWindowMs: 300,
+    insert: async () => { starts.push(performance.now()) }
+  })
+  const enqueuedAt = performance.now()
+  queue.enqueue(document('alone'))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(starts.length, 1, 'written before the window is over')
+  t.ok(starts[0]! - enqueuedAt < 100, `written ${Math.round(starts[0]! - enqueuedAt)} ms after it was queued`)
+  queue.enqueue(document('soon after'))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(starts.length, 1, 'the second waits: batches start at most one window apart')
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  t.equal(starts.length, 2)
+  t.ok(starts[1]! - starts[0]! >= 295, `${Math.round(starts[1]! - starts[0]!)} ms between the two batches`)
+})
+
 t.test('what arrived during a write that outlasted the window is written at once after it', async (t) => {
   const starts: number[] = []
   const ends: number[] = []
