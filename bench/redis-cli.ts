@@ -13,13 +13,17 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+/** Whether redis-server is on PATH: the bench leaves out its Redis parts without it, the tests say how to install it. */
+export function hasRedisServer (): boolean {
+  return spawnSync('redis-server', ['--version']).error === undefined
+}
+
 /** Why this machine cannot run a Redis Cluster with sharded pub/sub (which needs Redis 7), or undefined when it can. */
 export function whyNoRedisCluster (): string | undefined {
-  for (const tool of ['redis-server', 'redis-cli']) {
-    if (spawnSync(tool, ['--version']).error !== undefined) return `${tool} is not on PATH`
-  }
-  const version = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? ''
-  const major = Number(/v=(\d+)\./.exec(version)?.[1])
+  const server = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+  if (server.error !== undefined) return 'redis-server is not on PATH'
+  if (spawnSync('redis-cli', ['--version']).error !== undefined) return 'redis-cli is not on PATH'
+  const major = Number(/v=(\d+)\./.exec(server.stdout)?.[1])
   return major >= 7 ? undefined : 'sharded pub/sub needs redis-server 7 or later'
 }
 

@@ -26,11 +26,6 @@ export async function startRedis (): Promise<BenchRedis> {
   return { env: { REDIS_URL: `redis://127.0.0.1:${port}` }, pids: [pid], stop: () => process.kill(pid, 'SIGKILL') }
 }
 
-/** Whether redis-server is on PATH: the parts that need Redis are left out without it. */
-export function hasRedisServer (): boolean {
-  return spawnSync('redis-server', ['--version']).error === undefined
-}
-
 /** Three masters, no replicas, the slots spread by `redis-cli --cluster create`. */
 export async function startRedisCluster (): Promise<BenchRedis> {
   const directory = mkdtempSync(join(tmpdir(), 'bench-redis-cluster-'))

@@ -1,7 +1,7 @@
 // Builds the real service, mounted in a host app under /chat, listening on a real port,
 // against a real jongodb process (or TEST_MONGO_URI), and gives real HTTP and WS clients.
 import { randomUUID } from 'node:crypto'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { createInterface } from 'node:readline'
 import { createServer, connect, type Server, type Socket } from 'node:net'
@@ -13,7 +13,7 @@ import { createSigner } from 'fast-jwt'
 import { MongoClient } from 'mongodb'
 import WebSocket from 'ws'
 import chat, { type ChatOptions } from '../app.js'
-import { freePort } from '../bench/redis-cli.js'
+import { freePort, hasRedisServer } from '../bench/redis-cli.js'
 import { startEmbeddedMongo, type EmbeddedMongo } from '../lib/embedded-mongo.js'
 
 // tap runs TypeScript through a loader @fastify/autoload does not detect by itself.
@@ -332,7 +332,7 @@ export function stuckClient (url: string, headers: Record<string, string>): Prom
  * Needs `redis-server` on PATH (Debian: apt-get install redis-server).
  */
 export async function startRedis (t: Test): Promise<{ url: string, stop (): Promise<void>, start (): Promise<void> }> {
-  if (spawnSync('redis-server', ['--version']).error !== undefined) {
+  if (!hasRedisServer()) {
     throw new Error('redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)')
   }
   return await onFreePort(async (port) => {
