@@ -122,7 +122,7 @@ export class MessageWriter {
   }
 
   /**
-   * Batches start at most one window apart. A batch that is not full waits for the rest of the
+   * Batches start at least one window apart. A batch that is not full waits for the rest of the
    * window since the last one was taken: after a quiet spell, none (a timer of 0 still gathers
    * the turn's messages), so a lone message is written at once; under a stream, the window.
    */
