@@ -10,45 +10,14 @@ const MAX_HELD_MESSAGES = 10_000
 /** How long a catch-up waits for the client to read what was already sent. */
 const DRAIN_TIMEOUT_MS = 30_000
 
-/**
- * When queued frames are written. While the service is not busy, right after the read that
- * queued them (in a microtask), as raw ws does: a delivery then does not wait for the turn's
- * other reads. A busy turn merges instead: once it has made WRITES_BEFORE_MERGING writes, frames
- * wait for the end of the turn and each client gets one write however many messages its channel
- * had, and so does the whole next turn. A write is a system call, the largest cost of a
- * delivery: near saturation with 100 clients per channel, writing after every read made the
- * median latency about four times worse (BENCHMARKS.md, eleventh session).
- */
-const WRITES_BEFORE_MERGING = 128
+/** Subscribers with frames waiting for the end of the event-loop turn, written all at once then. */
 const waiting: SocketSubscriber[] = []
-let flushQueued = false
-let turnEndScheduled = false
-let writesThisTurn = 0
-let mergingThisTurn = false
+let flushScheduled = false
 
 function flushWaiting (): void {
-  flushQueued = false
-  writesThisTurn += waiting.length
+  flushScheduled = false
   for (const subscriber of waiting) subscriber.flush()
   waiting.length = 0
-}
-
-function endTurn (): void {
-  turnEndScheduled = false
-  flushWaiting()
-  mergingThisTurn = writesThisTurn >= WRITES_BEFORE_MERGING
-  writesThisTurn = 0
-}
-
-function scheduleFlush (): void {
-  if (!turnEndScheduled) {
-    turnEndScheduled = true
-    setImmediate(endTurn)
-  }
-  if (!flushQueued && !mergingThisTurn && writesThisTurn < WRITES_BEFORE_MERGING) {
-    flushQueued = true
-    queueMicrotask(flushWaiting)
-  }
 }
 
 /**
@@ -56,9 +25,9 @@ function scheduleFlush (): void {
  * are written straight to the TCP socket, instead of a new frame header and a two-buffer
  * writev per client through ws's sender. That is sound because the service never enables
  * permessage-deflate, so ws's sender never queues. Frames (broadcasts, acks, errors) wait for
- * the end of the read that produced them, or of the event-loop turn when it is busy (see
- * scheduleFlush), and go out in one write per client. Anything sent through ws itself
- * (catch-up pages, the close frame) first flushes what waits, so order holds.
+ * the end of the event-loop turn, so a client gets one write per turn however many messages
+ * its channel had: a write is a system call, the largest cost of a delivery. Anything sent
+ * through ws itself (catch-up pages, the close frame) first flushes what waits, so order holds.
  *
  * While the client catches up on missed messages, live messages are held back, then sent
  * after the missed ones, skipping any that the catch-up already covered (by seq).
@@ -69,7 +38,7 @@ export class SocketSubscriber implements Subscriber {
   /** Live messages held back during a catch-up: first seq, frames, number of frames. */
   #held: Array<[number, Buffer, number]> | undefined
   #heldMessages = 0
-  /** Frames waiting to be written: most of the time one, which needs no array. */
+  /** Frames waiting for the end of the turn: most turns have one, which needs no array. */
   #first: Buffer | undefined
   #more: Buffer[] | undefined
 
@@ -99,7 +68,7 @@ export class SocketSubscriber implements Subscriber {
 
   /**
    * Whether the socket is open and keeping up; one that is more than MAX_BUFFERED_BYTES behind is
-   * dropped. Asked once per write, when the waiting frames are written, not for every frame: reading
+   * dropped. Asked once per turn, when the turn's frames are written, not for every frame: reading
    * a socket's buffer state for each of a broadcast's clients was a measurable part of its cost.
    */
   #canTake (): boolean {
@@ -114,7 +83,10 @@ export class SocketSubscriber implements Subscriber {
     if (this.#first === undefined) {
       this.#first = frames
       waiting.push(this)
-      scheduleFlush()
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flushWaiting)
+      }
     } else if (this.#more === undefined) {
       this.#more = [frames]
     } else {
@@ -122,7 +94,7 @@ export class SocketSubscriber implements Subscriber {
     }
   }
 
-  /** Writes the frames queued since the last write, in one write. */
+  /** Writes the frames queued this turn, in one write. */
   flush (): void {
     const first = this.#first
     if (first === undefined) return
