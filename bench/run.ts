@@ -534,9 +534,7 @@ const halfSummary = groupBy(half, (run) => run.variant).map((group) => {
     server: group[0]!.variant,
     ...rateMedians(group),
     lost: group.reduce((sum, run) => sum + run.lost, 0),
-    // How loaded the server was: the rate is fixed, so on a slower machine it is more than half
-    // load, and queueing, which grows steeply with load, then stretches the tail more than the
-    // CPU per delivery alone would.
+    // How loaded the server was: the rate is fixed, so on a slower machine it is more than half load.
     serverCpuPerSecond: cpuPerSecond(group).serverCpuPerSecond,
     writesPerDelivery: median(group.map(writesPerDelivery)),
     perCpuVsRaw,
