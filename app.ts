@@ -7,9 +7,9 @@ import websocket from '@fastify/websocket'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyPluginOptions } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { Authorize } from './lib/access.js'
-import type { Settings } from './lib/settings.js'
-import { ErrorResponse, WS_MAX_PAYLOAD } from './lib/schemas.js'
+import type { Authorize } from './lib/auth/access.js'
+import type { Settings } from './lib/config/settings.js'
+import { ErrorResponse, WS_MAX_PAYLOAD } from './lib/protocol/schemas.js'
 import settings from './plugins/settings.js'
 import metrics from './plugins/metrics.js'
 import deadLetter from './plugins/dead-letter.js'
@@ -73,6 +73,6 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
 }
 
 export { chat }
-export type { Claims, Authorize } from './lib/access.js'
-export type { Settings } from './lib/settings.js'
-export type { ChatMessage } from './lib/message.js'
+export type { Claims, Authorize } from './lib/auth/access.js'
+export type { Settings } from './lib/config/settings.js'
+export type { ChatMessage } from './lib/messages/message.js'

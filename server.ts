@@ -4,8 +4,8 @@
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import chat from './app.js'
-import { redactTokens } from './lib/redact.js'
-import { rawSettings } from './lib/settings.js'
+import { redactTokens } from './lib/auth/redact.js'
+import { rawSettings } from './lib/config/settings.js'
 import { replyNotFound } from './plugins/error-replies.js'
 
 const EXIT_MESSAGES_LOST = 2

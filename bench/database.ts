@@ -2,7 +2,7 @@
 // a core, or BENCH_MONGO_URI; and a janitor that keeps the messages collection small.
 import { join } from 'node:path'
 import type { Collection } from 'mongodb'
-import { jongodbBinary } from '../lib/embedded-mongo.js'
+import { jongodbBinary } from '../lib/storage/embedded-mongo.js'
 import { pinned, startProcess } from './processes.js'
 
 export type Sink = 'jongodb' | 'null'

@@ -2,10 +2,10 @@
 // writer at several batch sizes versus one insert per message, in the same run.
 //   npm run bench:persistence -- [messages=3000]
 import { MongoClient, type Collection } from 'mongodb'
-import { startEmbeddedMongo } from '../lib/embedded-mongo.js'
-import { MessageStore } from '../lib/message-store.js'
-import { MessageWriter } from '../lib/message-writer.js'
-import { createDraft, toDocument, withSeq, type MessageDocument } from '../lib/message.js'
+import { startEmbeddedMongo } from '../lib/storage/embedded-mongo.js'
+import { MessageStore } from '../lib/storage/message-store.js'
+import { MessageWriter } from '../lib/storage/message-writer.js'
+import { createDraft, toDocument, withSeq, type MessageDocument } from '../lib/messages/message.js'
 
 const count = Number(process.argv[2] ?? 3000)
 const silent = { warn () {}, error () {} }

@@ -5,11 +5,11 @@
 // provider's JWKS (JWT_JWKS_URL), which is fetched in the background: start-up never waits for it.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { canAccessChannel, type Authorize, type Claims } from '../lib/access.js'
-import { Forbidden, Unauthorized } from '../lib/errors.js'
-import { JwksKeySource } from '../lib/jwks.js'
-import type { Settings } from '../lib/settings.js'
-import { bearerToken, commaList, createTokenVerifier, readPublicKey, subprotocolToken, type VerifyToken } from '../lib/token.js'
+import { canAccessChannel, type Authorize, type Claims } from '../lib/auth/access.js'
+import { Forbidden, Unauthorized } from '../lib/protocol/errors.js'
+import { JwksKeySource } from '../lib/auth/jwks.js'
+import type { Settings } from '../lib/config/settings.js'
+import { bearerToken, commaList, createTokenVerifier, readPublicKey, subprotocolToken, type VerifyToken } from '../lib/auth/token.js'
 import type { ChatOptions } from '../app.js'
 
 declare module 'fastify' {

@@ -3,8 +3,8 @@
 // the start instead of being found at shutdown, when the messages it should take are lost.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { DeadLetterFile } from '../lib/dead-letter.js'
-import { envName } from '../lib/settings.js'
+import { DeadLetterFile } from '../lib/storage/dead-letter.js'
+import { envName } from '../lib/config/settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

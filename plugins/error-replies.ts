@@ -1,7 +1,7 @@
 // The one JSON error shape of the service, for HTTP replies and WebSocket error frames.
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { NotFound, type ErrorBody } from '../lib/errors.js'
+import { NotFound, type ErrorBody } from '../lib/protocol/errors.js'
 
 const RETRY_AFTER_SECONDS = '5'
 

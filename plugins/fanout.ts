@@ -4,10 +4,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { singleInstance, type Fanout } from '../lib/fanout.js'
-import { redisConnections } from '../lib/redis-connection.js'
-import { RedisFanout } from '../lib/redis-fanout.js'
-import { LocalSequencer } from '../lib/sequencer.js'
+import { singleInstance, type Fanout } from '../lib/delivery/broker.js'
+import { redisConnections } from '../lib/delivery/redis-connection.js'
+import { RedisFanout } from '../lib/delivery/broker-redis.js'
+import { LocalSequencer } from '../lib/messages/sequencer.js'
 
 /** A single instance forgets the sequencer state of channels idle this long (their next message starts a new epoch). */
 const LOCAL_SEQUENCE_IDLE_MS = 10 * 60 * 1000

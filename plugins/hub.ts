@@ -5,7 +5,7 @@
 // metrics.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/delivery/hub.js'
 
 const CLOSE_HANDSHAKE_GRACE_MS = 1_000
 

@@ -4,9 +4,9 @@
 // user (USER_MAX_CONNECTIONS) and reserves catch-up memory (CATCH_UP_MEMORY_BYTES).
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { ConnectionCounter } from '../lib/connection-counter.js'
-import { MemoryBudget } from '../lib/memory-budget.js'
-import { RateLimiter } from '../lib/rate-limiter.js'
+import { ConnectionCounter } from '../lib/limits/connection-counter.js'
+import { MemoryBudget } from '../lib/limits/memory-budget.js'
+import { RateLimiter } from '../lib/limits/rate-limiter.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

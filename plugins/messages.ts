@@ -3,12 +3,12 @@
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { clientIdLookup } from '../lib/client-id-lookup.js'
-import { MessageIntake } from '../lib/message-intake.js'
-import { MessageReader } from '../lib/message-reader.js'
-import { InvalidHistoryQuery, Unavailable } from '../lib/errors.js'
-import type { ChatMessage } from '../lib/message.js'
-import type { Scope } from '../lib/message-store.js'
+import { clientIdLookup } from '../lib/messages/client-id-lookup.js'
+import { MessageIntake } from '../lib/messages/message-intake.js'
+import { MessageReader } from '../lib/storage/message-reader.js'
+import { InvalidHistoryQuery, Unavailable } from '../lib/protocol/errors.js'
+import type { ChatMessage } from '../lib/messages/message.js'
+import type { Scope } from '../lib/storage/message-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,12 +1,12 @@
 // Decorates `chatMetrics`: the Prometheus counters, gauges and histogram of the service, which
-// the other plugins and the transports feed through small methods (see lib/metrics.ts).
+// the other plugins and the transports feed through small methods (see lib/operations/metrics.ts).
 // Registry: the service's own, served at GET /metrics with the process metrics; or, mounted,
 // the host's (`metricsRegistry` option), so that one /metrics serves both. With METRICS=false
 // and no host registry nothing is counted.
 import fp from 'fastify-plugin'
 import { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
-import { disabledMetrics, PrometheusMetrics, type ChatMetrics } from '../lib/metrics.js'
+import { disabledMetrics, PrometheusMetrics, type ChatMetrics } from '../lib/operations/metrics.js'
 import type { ChatOptions } from '../app.js'
 
 declare module 'fastify' {

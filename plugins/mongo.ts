@@ -7,10 +7,10 @@ import fp from 'fastify-plugin'
 import { MongoClient } from 'mongodb'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
-import { startEmbeddedMongo } from '../lib/embedded-mongo.js'
-import { MessageStore } from '../lib/message-store.js'
-import { connectOnDemand } from '../lib/mongo-connection.js'
-import type { MessageDocument } from '../lib/message.js'
+import { startEmbeddedMongo } from '../lib/storage/embedded-mongo.js'
+import { MessageStore } from '../lib/storage/message-store.js'
+import { connectOnDemand } from '../lib/storage/mongo-connection.js'
+import type { MessageDocument } from '../lib/messages/message.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -6,9 +6,9 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { OriginNotAllowed } from '../lib/errors.js'
-import { envName } from '../lib/settings.js'
-import { isOriginAllowed, originPolicy, type OriginPolicy } from '../lib/origins.js'
+import { OriginNotAllowed } from '../lib/protocol/errors.js'
+import { envName } from '../lib/config/settings.js'
+import { isOriginAllowed, originPolicy, type OriginPolicy } from '../lib/auth/origins.js'
 
 const PREFLIGHT_MAX_AGE_SECONDS = 600
 

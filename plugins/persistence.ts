@@ -8,9 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
-import { MessagesNotSaved } from '../lib/errors.js'
-import { MessageWriter } from '../lib/message-writer.js'
-import { writeBatchWindowMsOf } from '../lib/settings.js'
+import { MessagesNotSaved } from '../lib/protocol/errors.js'
+import { MessageWriter } from '../lib/storage/message-writer.js'
+import { writeBatchWindowMsOf } from '../lib/config/settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -4,7 +4,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { RateLimited } from '../lib/errors.js'
+import { RateLimited } from '../lib/protocol/errors.js'
 
 async function routeRateLimits (app: FastifyInstance): Promise<void> {
   if (app.hasDecorator('rateLimit')) return

@@ -2,7 +2,7 @@
 import fastifyEnv from '@fastify/env'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { SettingsSchema, envName, rawSettings, type Settings } from '../lib/settings.js'
+import { SettingsSchema, envName, rawSettings, type Settings } from '../lib/config/settings.js'
 import type { ChatOptions } from '../app.js'
 
 declare module 'fastify' {

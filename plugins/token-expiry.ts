@@ -2,8 +2,8 @@
 // token stops being accepted (exp plus the clock tolerance). One timer serves every socket.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { ExpirySchedule } from '../lib/expiry-schedule.js'
-import type { Subscriber } from '../lib/hub.js'
+import { ExpirySchedule } from '../lib/util/expiry-schedule.js'
+import type { Subscriber } from '../lib/delivery/hub.js'
 
 export const TOKEN_EXPIRED = { code: 4001, reason: 'token expired' } as const
 

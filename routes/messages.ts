@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { historyScope } from '../lib/access.js'
-import { requestedChannels } from '../lib/counts-request.js'
-import { InvalidHistoryQuery, InvalidMessage, Unavailable } from '../lib/errors.js'
-import { readBody } from '../lib/read-body.js'
-import { checkWellFormed, CLIENT_ID_RULE } from '../lib/frames.js'
+import { historyScope } from '../lib/auth/access.js'
+import { requestedChannels } from '../lib/protocol/counts-request.js'
+import { InvalidHistoryQuery, InvalidMessage, Unavailable } from '../lib/protocol/errors.js'
+import { readBody } from '../lib/limits/read-body.js'
+import { checkWellFormed, CLIENT_ID_RULE } from '../lib/protocol/frames.js'
 import {
   ChannelId, ChannelIdTooLong, CLIENT_ID_PATTERN, errorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
   MESSAGE_BODY_LIMIT, retryLaterResponse, SendMessageBody, Unauthorized, unavailableResponse
-} from '../lib/schemas.js'
+} from '../lib/protocol/schemas.js'
 import { claimsOf } from '../plugins/auth.js'
 
 const COUNTS_BODY_LIMIT = 64 * 1024

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { cachedFor } from '../lib/cached-check.js'
+import { cachedFor } from '../lib/util/cached-check.js'
 
 const PING_TIMEOUT_MS = 1_000
 const DEAD_LETTER_CHECK_TIMEOUT_MS = 1_000

@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import sensible from '@fastify/sensible'
 import chat from '../app.js'
-import { envName, rawSettings, writeBatchWindowMsOf } from '../lib/settings.js'
+import { envName, rawSettings, writeBatchWindowMsOf } from '../lib/config/settings.js'
 import { bearer, Client, get, post, SECRET, startMongo, startServerProcess, token } from './helper.js'
 
 t.test('settings: plugin options win over env; env names are derived', async (t) => {

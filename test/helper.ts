@@ -14,7 +14,7 @@ import { MongoClient } from 'mongodb'
 import WebSocket from 'ws'
 import chat, { type ChatOptions } from '../app.js'
 import { freePort, hasRedisServer } from '../bench/redis-cli.js'
-import { startEmbeddedMongo, type EmbeddedMongo } from '../lib/embedded-mongo.js'
+import { startEmbeddedMongo, type EmbeddedMongo } from '../lib/storage/embedded-mongo.js'
 
 // tap runs TypeScript through a loader @fastify/autoload does not detect by itself.
 process.env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'

@@ -1,5 +1,5 @@
 // Messages for tests of the parts below the routes, each with the next seq of a test-wide sequence.
-import { createDraft, toDocument, withSeq, type ChatMessage, type MessageDocument } from '../lib/message.js'
+import { createDraft, toDocument, withSeq, type ChatMessage, type MessageDocument } from '../lib/messages/message.js'
 
 let lastSeq = 0
 

@@ -59,7 +59,7 @@ t.test('MongoDB unreachable at start: the service starts, is not ready, and catc
   t.equal((await get(`${service.base}/ready`)).status, 503)
   const accepted = await Promise.all([1, 2, 3].map(async (i) => (await send(service.base, `early ${i}`)).body.id))
 
-  const { startEmbeddedMongo } = await import('../lib/embedded-mongo.js')
+  const { startEmbeddedMongo } = await import('../lib/storage/embedded-mongo.js')
   const late = await startEmbeddedMongo(port)
   t.teardown(() => late.stop())
   await eventually(() => get(`${service.base}/ready`), (response) => response.status === 200, 30_000)

@@ -1,0 +1,39 @@
+import { fromDocument, type ChatMessage, type MessageDocument } from '../messages/message.js'
+import type { MessageStore, Scope } from './message-store.js'
+
+/**
+ * Reads a channel's messages in seq order from both places they can be: MongoDB, and this
+ * instance's write queue (accepted, not stored yet). The queue is read first: a message leaves
+ * it only once stored, so none falls between the two reads.
+ */
+export class MessageReader {
+  readonly #store: Pick<MessageStore, 'after' | 'findById'>
+  readonly #queued: (channel: string) => MessageDocument[]
+
+  constructor (store: Pick<MessageStore, 'after' | 'findById'>, queued: (channel: string) => MessageDocument[]) {
+    this.#store = store
+    this.#queued = queued
+  }
+
+  /** Where a message of the channel stands, or undefined when neither place has it. */
+  async seqOf (channel: string, id: string): Promise<number | undefined> {
+    const queued = this.#queued(channel).find((document) => document._id.toHexString() === id)
+    if (queued !== undefined) return queued.seq
+    const stored = await this.#store.findById(id)
+    return stored?.channel === channel ? stored.seq : undefined
+  }
+
+  /** The messages after `afterSeq` (up to `untilSeq`), oldest first, at most `limit`. */
+  async page (scope: Scope, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<ChatMessage[]> {
+    const queued = this.#queued(scope.channel)
+      .filter((document) => document.seq > afterSeq && document.seq <= untilSeq && (scope.sender === undefined || document.sender === scope.sender))
+      .map(fromDocument)
+    const stored = await this.#store.after(scope, afterSeq, limit, untilSeq)
+    // A full page may stop short of queued messages: beyond its last seq, MongoDB may hold more.
+    const reach = stored.length === limit ? stored[stored.length - 1]!.seq : untilSeq
+    const seen = new Set(stored.map((message) => message.id))
+    return [...stored, ...queued.filter((message) => !seen.has(message.id) && message.seq <= reach)]
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit)
+  }
+}
