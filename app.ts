@@ -5,10 +5,8 @@ import autoload from '@fastify/autoload'
 import sensible from '@fastify/sensible'
 import websocket from '@fastify/websocket'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyPluginOptions } from 'fastify'
-import type { Registry } from 'prom-client'
-import type { Authorize } from './lib/auth/access.js'
-import type { Settings } from './lib/config/settings.js'
+import type { FastifyInstance } from 'fastify'
+import type { ChatOptions } from './lib/config/options.js'
 import { ErrorResponse, WS_MAX_PAYLOAD } from './lib/protocol/schemas.js'
 import settings from './plugins/settings.js'
 import metrics from './plugins/metrics.js'
@@ -26,13 +24,6 @@ import origins from './plugins/origins.js'
 import chatPage from './plugins/chat-page.js'
 import docs from './plugins/docs.js'
 import { replyNotFound, replyWithError } from './plugins/error-replies.js'
-
-export interface ChatOptions extends Partial<Settings>, FastifyPluginOptions {
-  /** Replaces the seed's access rule (id or group equals the channel) for REST and WebSocket alike. */
-  authorize?: Authorize
-  /** The host's prom-client registry: the chat metrics go there, so that one /metrics serves both. */
-  metricsRegistry?: Registry
-}
 
 export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
   await app.register(settings, options)
@@ -75,4 +66,5 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
 export { chat }
 export type { Claims, Authorize } from './lib/auth/access.js'
 export type { Settings } from './lib/config/settings.js'
+export type { ChatOptions } from './lib/config/options.js'
 export type { ChatMessage } from './lib/messages/message.js'

@@ -5,12 +5,12 @@
 // provider's JWKS (JWT_JWKS_URL), which is fetched in the background: start-up never waits for it.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { canAccessChannel, type Authorize, type Claims } from '../lib/auth/access.js'
+import { canAccessChannel, claimsOf, type Authorize, type Claims } from '../lib/auth/access.js'
 import { Forbidden, Unauthorized } from '../lib/protocol/errors.js'
 import { JwksKeySource } from '../lib/auth/jwks.js'
 import type { Settings } from '../lib/config/settings.js'
 import { bearerToken, commaList, createTokenVerifier, readPublicKey, subprotocolToken, type VerifyToken } from '../lib/auth/token.js'
-import type { ChatOptions } from '../app.js'
+import type { ChatOptions } from '../lib/config/options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -87,12 +87,6 @@ function requestToken (request: FastifyRequest): string | undefined {
   const query = request.query as { access_token?: unknown }
   return subprotocolToken(request.headers['sec-websocket-protocol']) ??
     (typeof query.access_token === 'string' ? query.access_token : undefined)
-}
-
-/** The claims of an authenticated request; a route that calls this without chatAuthenticate is a bug. */
-export function claimsOf (request: FastifyRequest): Claims {
-  if (request.chatClaims === null) throw new Error('chatAuthenticate must run before this handler')
-  return request.chatClaims
 }
 
 export default fp(auth, { name: 'chat-auth', dependencies: ['chat-settings'] })

@@ -1,25 +1,9 @@
-// The one JSON error shape of the service, for HTTP replies and WebSocket error frames.
-import { STATUS_CODES } from 'node:http'
+// Replies in the service's one error shape (lib/protocol/error-body.ts).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { NotFound, type ErrorBody } from '../lib/protocol/errors.js'
+import { NotFound } from '../lib/protocol/errors.js'
+import { toErrorBody } from '../lib/protocol/error-body.js'
 
 const RETRY_AFTER_SECONDS = '5'
-
-/** Fastify's own messages, where they do not say what the client should change. */
-const clearerMessages: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Content-Type must be application/json'
-}
-
-export function toErrorBody (error: Partial<FastifyError> & Error): ErrorBody {
-  const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-  const exposed = statusCode < 500 || error.code?.startsWith('CHAT_') === true
-  return {
-    statusCode,
-    code: exposed ? error.code ?? 'CHAT_BAD_REQUEST' : 'CHAT_INTERNAL_ERROR',
-    error: STATUS_CODES[statusCode] ?? 'Error',
-    message: exposed ? clearerMessages[error.code ?? ''] ?? error.message : 'Internal Server Error'
-  }
-}
 
 export function replyWithError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const body = toErrorBody(error)

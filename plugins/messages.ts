@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { clientIdLookup } from '../lib/messages/client-id-lookup.js'
 import { MessageIntake } from '../lib/messages/message-intake.js'
-import { MessageReader } from '../lib/storage/message-reader.js'
+import { MessageReader, SETTLE_MS } from '../lib/storage/message-reader.js'
 import { InvalidHistoryQuery, Unavailable } from '../lib/protocol/errors.js'
 import type { ChatMessage } from '../lib/messages/message.js'
 import type { Scope } from '../lib/storage/message-store.js'
@@ -28,8 +28,6 @@ const CLIENT_ID_LOOKUP_TIMEOUT_MS = 1_000
  * against 10 ms (BENCHMARKS.md). After a quiet spell a lookup still goes at once.
  */
 const CLIENT_ID_LOOKUP_INTERVAL_MS = 10
-/** How long a message known by id may take to become readable (stored by the instance that accepted it). */
-export const SETTLE_MS = 3_000
 
 export interface ChatMessages {
   intake: MessageIntake

@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import { disabledMetrics, PrometheusMetrics, type ChatMetrics } from '../lib/operations/metrics.js'
-import type { ChatOptions } from '../app.js'
+import type { ChatOptions } from '../lib/config/options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -3,7 +3,7 @@ import fastifyEnv from '@fastify/env'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { SettingsSchema, envName, rawSettings, type Settings } from '../lib/config/settings.js'
-import type { ChatOptions } from '../app.js'
+import type { ChatOptions } from '../lib/config/options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -9,7 +9,7 @@ import {
   ChannelId, ChannelIdTooLong, CLIENT_ID_PATTERN, errorResponse, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, Message, MessageId,
   MESSAGE_BODY_LIMIT, retryLaterResponse, SendMessageBody, Unauthorized, unavailableResponse
 } from '../lib/protocol/schemas.js'
-import { claimsOf } from '../plugins/auth.js'
+import { claimsOf } from '../lib/auth/access.js'
 
 const COUNTS_BODY_LIMIT = 64 * 1024
 

@@ -9,9 +9,9 @@ import type { Admission, Sent } from '../lib/messages/message-intake.js'
 import { ChannelId, errorResponse, MAX_MESSAGE_JSON_BYTES, MessageId, Unauthorized } from '../lib/protocol/schemas.js'
 import { SocketSubscriber } from '../lib/delivery/socket-subscriber.js'
 import { within } from '../lib/util/within.js'
-import { claimsOf } from '../plugins/auth.js'
-import { toErrorBody } from '../plugins/error-replies.js'
-import { SETTLE_MS } from '../plugins/messages.js'
+import { claimsOf } from '../lib/auth/access.js'
+import { toErrorBody } from '../lib/protocol/error-body.js'
+import { SETTLE_MS } from '../lib/storage/message-reader.js'
 
 /** Missed messages are read and sent this many at a time. */
 const CATCH_UP_PAGE_SIZE = 200

@@ -29,3 +29,9 @@ export function readClaims (payload: unknown): Claims | string {
   }
   return typeof exp === 'number' ? { id, groups, exp } : { id, groups }
 }
+
+/** The claims of an authenticated request; a route that calls this without chatAuthenticate is a bug. */
+export function claimsOf (request: { chatClaims: Claims | null }): Claims {
+  if (request.chatClaims === null) throw new Error('chatAuthenticate must run before this handler')
+  return request.chatClaims
+}

@@ -1,6 +1,9 @@
 import { fromDocument, type ChatMessage, type MessageDocument } from '../messages/message.js'
 import type { MessageStore, Scope } from './message-store.js'
 
+/** How long a message known by id may take to become readable (stored by the instance that accepted it). */
+export const SETTLE_MS = 3_000
+
 /**
  * Reads a channel's messages in seq order from both places they can be: MongoDB, and this
  * instance's write queue (accepted, not stored yet). The queue is read first: a message leaves
