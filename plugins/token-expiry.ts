@@ -3,9 +3,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { ExpirySchedule } from '../lib/util/expiry-schedule.js'
-import type { Subscriber } from '../lib/delivery/hub.js'
-
-export const TOKEN_EXPIRED = { code: 4001, reason: 'token expired' } as const
+import type { Client } from '../lib/delivery/hub.js'
+import { CLOSE, CLOSE_REASON } from '../lib/protocol/wire.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,21 +13,21 @@ declare module 'fastify' {
 }
 
 export interface TokenExpiry {
-  /** Closes the subscriber when a token with this `exp` expires; a token without `exp` never does. */
-  watch (subscriber: Subscriber, exp: number | undefined): void
-  /** The subscriber went away first: forget it. */
-  unwatch (subscriber: Subscriber, exp: number | undefined): void
+  /** Closes the client when a token with this `exp` expires; a token without `exp` never does. */
+  watch (client: Client, exp: number | undefined): void
+  /** The client went away first: forget it. */
+  unwatch (client: Client, exp: number | undefined): void
 }
 
 async function tokenExpiry (app: FastifyInstance): Promise<void> {
   const toleranceS = app.chatSettings.jwtClockToleranceS
-  const schedule = new ExpirySchedule<Subscriber>((subscriber) => subscriber.close(TOKEN_EXPIRED.code, TOKEN_EXPIRED.reason))
+  const schedule = new ExpirySchedule<Client>((client) => client.close(CLOSE.tokenExpired, CLOSE_REASON.tokenExpired))
   app.decorate('chatTokenExpiry', {
-    watch (subscriber, exp) {
-      if (exp !== undefined) schedule.add(subscriber, exp + toleranceS)
+    watch (client, exp) {
+      if (exp !== undefined) schedule.add(client, exp + toleranceS)
     },
-    unwatch (subscriber, exp) {
-      if (exp !== undefined) schedule.remove(subscriber, exp + toleranceS)
+    unwatch (client, exp) {
+      if (exp !== undefined) schedule.remove(client, exp + toleranceS)
     }
   } satisfies TokenExpiry)
   app.addHook('onClose', async () => schedule.clear())

@@ -1,30 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { WebSocket } from '@fastify/websocket'
-import type { FastifyRequest } from 'fastify'
-import { Type } from 'typebox'
-import { catchUp } from '../lib/delivery/catch-up.js'
-import { CatchUpBusy, CatchUpGap, TooManyConnections, UnknownSince, UpgradeRequired } from '../lib/protocol/errors.js'
-import { ackFrame, errorFrame, readSendFrame, type FrameError } from '../lib/protocol/frames.js'
-import type { Admission, Sent } from '../lib/messages/message-intake.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { CATCH_UP_PAGE_SIZE, LIVE_BEFORE_OPEN_WAIT_MS, serveSocket, type SocketServices } from '../lib/delivery/socket-handler.js'
+import { InvalidUpgrade, TooManyConnections, UpgradeRequired } from '../lib/protocol/errors.js'
 import { ChannelId, errorResponse, MAX_MESSAGE_JSON_BYTES, MessageId, Unauthorized } from '../lib/protocol/schemas.js'
-import { SocketSubscriber } from '../lib/delivery/socket-subscriber.js'
 import { within } from '../lib/util/within.js'
 import { claimsOf } from '../lib/auth/access.js'
-import { toErrorBody } from '../lib/protocol/error-body.js'
 import { SETTLE_MS } from '../lib/storage/message-reader.js'
-
-/** Missed messages are read and sent this many at a time. */
-const CATCH_UP_PAGE_SIZE = 200
-/** How long an upgrade waits for its channel to be live on this instance before it opens anyway (Redis slow to answer). */
-const LIVE_BEFORE_OPEN_WAIT_MS = 2_000
 /** How long a catch-up waits for its share of CATCH_UP_MEMORY_BYTES before it gives up with CHAT_CATCH_UP_BUSY. */
 const CATCH_UP_MEMORY_WAIT_MS = 10_000
 
 const WsQuery = Type.Object({
-  channel: { ...ChannelId, description: 'The channel to join' },
+  channel: Type.Optional({ ...ChannelId, description: 'A channel to start subscribed to; without it the socket starts with none (see the subscribe frame)' }),
   since: Type.Optional({ ...MessageId, description: 'The last message id the client received: the missed messages come first' }),
   access_token: Type.Optional(Type.String({ description: 'The token, for browsers, which cannot set headers on a WebSocket (the Authorization header is tried first)' }))
 })
+type WsQuery = Static<typeof WsQuery>
 
 const WS_DESCRIPTION = `Opens a WebSocket on one channel. The token and the access check apply at the upgrade; a refused upgrade is an ordinary HTTP answer in the error shape.
 Browsers, which cannot set headers on a WebSocket, can pass the token as the subprotocol pair \`access_token, <token>\` (the server then answers with the \`access_token\` subprotocol) or as the \`access_token\` query parameter.
@@ -43,22 +35,47 @@ Browsers, which cannot set headers on a WebSocket, can pass the token as the sub
 const ws: FastifyPluginAsyncTypebox = async (app) => {
   const { intake, reader } = app.chatMessages
   const { connections, catchUpMemory } = app.chatLimits
-  const catchUpMemoryOptions = {
-    budget: catchUpMemory,
-    pageBytes: Math.min(CATCH_UP_PAGE_SIZE * MAX_MESSAGE_JSON_BYTES, app.chatSettings.catchUpMemoryBytes),
-    waitMs: CATCH_UP_MEMORY_WAIT_MS
+  const settings = app.chatSettings
+  const services: SocketServices = {
+    hub: app.chatHub,
+    heartbeat: app.chatHeartbeat,
+    broker: app.chatFanout,
+    intake,
+    reader,
+    authorize: app.chatAuthorize,
+    metrics: app.chatMetrics,
+    tokenExpiry: app.chatTokenExpiry,
+    connections,
+    catchUpMemory: {
+      budget: catchUpMemory,
+      pageBytes: Math.min(CATCH_UP_PAGE_SIZE * MAX_MESSAGE_JSON_BYTES, settings.catchUpMemoryBytes),
+      waitMs: CATCH_UP_MEMORY_WAIT_MS
+    },
+    settleMs: SETTLE_MS,
+    maxChannels: settings.maxChannelsPerConnection,
+    log: app.log
   }
 
   async function withinConnectionCap (request: FastifyRequest): Promise<void> {
     if (request.ws && !connections.hasRoom(claimsOf(request).id)) throw new TooManyConnections(connections.max)
   }
 
+  const requireChannelAccess = app.chatRequireAccess((request) => (request.query as WsQuery).channel ?? '')
+  async function checkChannel (request: FastifyRequest<{ Querystring: WsQuery }>, reply: FastifyReply): Promise<void> {
+    const { channel, since } = request.query
+    if (channel === undefined) {
+      if (since !== undefined) throw new InvalidUpgrade('since needs a channel: ?channel=<id>&since=<message id> (or a subscribe frame)')
+      return
+    }
+    await requireChannelAccess.call(app, request, reply)
+  }
+
   // With Redis, this instance receives a channel only once it has subscribed to it. A client
   // whose socket opened before that would miss what is sent right after it connects, its own
   // REST posts included, so the upgrade waits (briefly) until the channel is live here.
   const holds = new WeakMap<object, () => void>()
-  async function liveBeforeOpen (request: FastifyRequest<{ Querystring: { channel: string } }>): Promise<void> {
-    if (!request.ws) return
+  async function liveBeforeOpen (request: FastifyRequest<{ Querystring: WsQuery }>): Promise<void> {
+    if (!request.ws || request.query.channel === undefined) return
     const hold = app.chatFanout.hold(request.query.channel)
     holds.set(request.raw, hold.release)
     request.raw.socket.once('close', hold.release)
@@ -70,13 +87,13 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     url: '/ws',
     schema: {
       operationId: 'openWebSocket',
-      summary: 'Open a WebSocket on a channel',
+      summary: 'Open a WebSocket for any number of channels',
       description: WS_DESCRIPTION,
       tags: ['websocket'],
       querystring: WsQuery,
       response: {
         101: { type: 'null', description: 'Switching Protocols: the WebSocket is open (frames in the description)' },
-        400: errorResponse('Missing or invalid `channel`, or invalid `since` (FST_ERR_VALIDATION)'),
+        400: errorResponse('Invalid `channel` or `since` (FST_ERR_VALIDATION), or `since` without `channel` (CHAT_INVALID_UPGRADE)'),
         401: Unauthorized,
         403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),
         426: errorResponse('A plain GET without Upgrade: websocket (CHAT_UPGRADE_REQUIRED)'),
@@ -84,13 +101,14 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     onRequest: app.chatAuthenticate,
-    preHandler: [app.chatRequireAccess((request) => (request.query as { channel: string }).channel), withinConnectionCap, liveBeforeOpen],
+    preHandler: [checkChannel, withinConnectionCap, liveBeforeOpen],
     // A plain GET (no upgrade) gets an answer in the error shape rather than an empty 404.
     handler: async () => { throw new UpgradeRequired() },
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
-      const claims = claimsOf(request)
-      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
+      releaseUpgradeResponse(socket)
+      const { channel, since } = request.query
+      serveSocket(services, socket, { claims: claimsOf(request), channel, since })
       const release = holds.get(request.raw)
       if (release !== undefined) {
         release()
@@ -98,108 +116,6 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   })
-
-  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined): void {
-    // @fastify/websocket's own error listener holds the request and reply (with the raw HTTP
-    // request and response) for the socket's lifetime, about 2.5 KiB per idle connection.
-    // This one holds nothing: an error on an open socket only needs logging, and ws closes it.
-    const log = app.log
-    socket.removeAllListeners('error')
-    socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
-    releaseUpgradeResponse(socket)
-    const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
-    const sendError = (error: unknown, clientId?: string): void => subscriber.send(errorFrame(toErrorBody(error as Error), clientId))
-    const refuse = (error: unknown, clientId?: string): void => {
-      app.chatMetrics.refusedWith(error)
-      sendError(error, clientId)
-    }
-    const acknowledge = (sent: Sent, clientId: string | undefined): void => {
-      if (!sent.duplicate) app.chatMetrics.accepted('ws')
-      if (clientId === undefined) return
-      if (sent.stored === undefined) subscriber.send(ackFrame(clientId, sent.message.id))
-      else sent.stored.then((stored) => subscriber.send(ackFrame(clientId, stored.id)), (error: unknown) => sendError(error, clientId))
-    }
-
-    app.chatHub.join(channel, subscriber)
-    app.chatTokenExpiry.watch(subscriber, exp)
-    connections.opened(sender)
-    socket.on('close', () => {
-      connections.closed(sender)
-      app.chatHub.leave(channel, subscriber)
-      app.chatTokenExpiry.unwatch(subscriber, exp)
-    })
-    const commit = (admission: Admission, clientId: string | undefined): void => {
-      intake.commit(admission).then((sent) => acknowledge(sent, clientId), (error: unknown) => refuse(error, clientId))
-    }
-
-    // Frames wait until this instance receives the channel live (the sender's own echo included),
-    // and are committed one after the other, so a socket's messages keep their order: through a
-    // chain of promises while an earlier one waits (for the channel, or for its clientId lookup),
-    // at once when nothing does (most frames: the chain's promises were a measurable part of a
-    // message's cost).
-    const live = app.chatFanout.live(channel)
-    let isLive = false
-    live.then(() => { isLive = true }, () => {})
-    let previous: Promise<unknown> = live
-    let chained = 0
-    const chain = (admitted: Promise<Admission>, clientId: string | undefined): void => {
-      // Refused at once (rate, shutdown) while earlier frames are still in the chain: answered in turn below.
-      admitted.catch(() => {})
-      chained++
-      previous = previous.then(() => admitted).then(
-        (admission) => {
-          chained--
-          commit(admission, clientId)
-        },
-        (error: unknown) => {
-          chained--
-          refuse(error, clientId)
-        }
-      )
-    }
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      let frame
-      try {
-        frame = readSendFrame(data, isBinary)
-      } catch (error) {
-        refuse(error, (error as FrameError).clientId)
-        return
-      }
-      const { content, clientId } = frame
-      const request = { channel, sender, content, clientId }
-      if (!isLive || chained > 0) {
-        chain(intake.admit(request), clientId)
-        return
-      }
-      let admitted: Admission | Promise<Admission>
-      try {
-        admitted = intake.admitNow(request)
-      } catch (error) {
-        refuse(error, clientId)
-        return
-      }
-      if (admitted instanceof Promise) chain(admitted, clientId)
-      else commit(admitted, clientId)
-    })
-
-    if (since === undefined) return
-    live.then(() => app.chatFanout.frontier(channel)).then((frontier) => catchUp({
-      channel,
-      since,
-      subscriber,
-      reader,
-      frontier,
-      pageSize: CATCH_UP_PAGE_SIZE,
-      settleMs: SETTLE_MS,
-      memory: catchUpMemoryOptions,
-      onUnknownSince: () => sendError(new UnknownSince(since, channel)),
-      onGap: ({ from, to }) => sendError(new CatchUpGap(from, to)),
-      onBusy: () => sendError(new CatchUpBusy())
-    })).catch((error: unknown) => {
-      log.error({ err: error }, 'catching up a reconnecting client failed')
-      socket.close(1011, 'could not read missed messages')
-    })
-  }
 }
 
 /**

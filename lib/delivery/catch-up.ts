@@ -3,7 +3,7 @@ import type { MemoryBudget } from '../limits/memory-budget.js'
 import type { ChatMessage } from '../messages/message.js'
 import type { MessageReader } from '../storage/message-reader.js'
 import type { Position } from '../messages/sequencer.js'
-import type { SocketSubscriber } from './socket-subscriber.js'
+import type { Subscription } from './subscription.js'
 
 const POLL_MS = 50
 
@@ -17,7 +17,7 @@ export interface CatchUpOptions {
   channel: string
   /** The id of the last message the client saw. */
   since: string
-  subscriber: Pick<SocketSubscriber, 'sendMissed' | 'taken' | 'goLive'>
+  subscriber: Pick<Subscription, 'sendMissed' | 'taken' | 'goLive'>
   reader: Pick<MessageReader, 'seqOf' | 'page'>
   /** The channel's newest position, read once live delivery to this client is in place (see Fanout.frontier). */
   frontier: Position | undefined

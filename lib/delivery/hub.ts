@@ -1,10 +1,14 @@
-/** Anything that can receive a message as a ready WebSocket text frame: a local WebSocket, in practice. */
+/** Anything that can receive a channel's messages as ready WebSocket text frames: a Subscription, in practice. */
 export interface Subscriber {
   /**
    * `frames` holds `count` frames back to back, of consecutive seqs from `seq` (a message's place
    * in its channel, in which order messages arrive).
    */
   deliver (seq: number, frames: Buffer, count: number): void
+}
+
+/** An open client connection, whatever it is subscribed to. */
+export interface Client {
   /** Closes with the code, cutting off a client that has not finished closing within graceMs (ws's own 30 s without it). */
   close (code: number, reason: string, graceMs?: number): Promise<void>
 }
@@ -18,10 +22,15 @@ export interface HubEvents {
   onCountChanged?: () => void
 }
 
-/** Local channel membership and fan-out. The frame is serialized once by the caller, never per subscriber. */
+/**
+ * This instance's clients, and which of them are subscribed to which channel: local channel
+ * membership and fan-out. The frame is serialized once by the caller, never per subscriber.
+ */
 export class Hub {
   readonly #channels = new Map<string, Set<Subscriber>>()
+  readonly #clients = new Set<Client>()
   readonly #delivered: (recipients: number) => void
+  #subscriptions = 0
   #events: HubEvents = {}
 
   /** `delivered` hears of every broadcast once, with its number of recipients (for metrics). */
@@ -34,6 +43,14 @@ export class Hub {
     this.#events = events
   }
 
+  opened (client: Client): void {
+    this.#clients.add(client)
+  }
+
+  closed (client: Client): void {
+    this.#clients.delete(client)
+  }
+
   join (channel: string, subscriber: Subscriber): void {
     let subscribers = this.#channels.get(channel)
     if (subscribers === undefined) {
@@ -41,13 +58,16 @@ export class Hub {
       this.#channels.set(channel, subscribers)
       this.#events.onChannelOpened?.(channel)
     }
+    if (subscribers.has(subscriber)) return
     subscribers.add(subscriber)
+    this.#subscriptions++
     this.#events.onCountChanged?.()
   }
 
   leave (channel: string, subscriber: Subscriber): void {
     const subscribers = this.#channels.get(channel)
     if (subscribers === undefined || !subscribers.delete(subscriber)) return
+    this.#subscriptions--
     if (subscribers.size === 0) {
       this.#channels.delete(channel)
       this.#events.onChannelClosed?.(channel)
@@ -67,11 +87,14 @@ export class Hub {
     return subscribers.size
   }
 
-  /** Local subscribers over all channels. */
+  /** Open client connections. */
   get size (): number {
-    let size = 0
-    for (const subscribers of this.#channels.values()) size += subscribers.size
-    return size
+    return this.#clients.size
+  }
+
+  /** Subscriptions over all channels (a connection counts once per channel it has). */
+  get subscriptions (): number {
+    return this.#subscriptions
   }
 
   count (channel: string): number {
@@ -85,7 +108,7 @@ export class Hub {
     return counts
   }
 
-  subscribers (): IterableIterator<Subscriber> {
-    return new Set([...this.#channels.values()].flatMap((set) => [...set])).values()
+  clients (): IterableIterator<Client> {
+    return new Set(this.#clients).values()
   }
 }

@@ -47,6 +47,9 @@ export interface ChatMetrics {
   /** Gauges read when scraped, from their owners. */
   watchQueueDepth (read: () => number): void
   watchConnections (read: () => number): void
+  watchSubscriptions (read: () => number): void
+  /** The heartbeat cut off a WebSocket that answered nothing. */
+  heartbeatTimedOut (): void
   watchRedis (isUp: () => boolean): void
   /** The Prometheus text exposition. */
   scrape (): Promise<string>
@@ -66,6 +69,8 @@ export const disabledMetrics: ChatMetrics = {
   replayed () {},
   watchQueueDepth () {},
   watchConnections () {},
+  watchSubscriptions () {},
+  heartbeatTimedOut () {},
   watchRedis () {},
   scrape: async () => '',
   unregister () {}
@@ -117,6 +122,8 @@ export class PrometheusMetrics implements ChatMetrics {
   #replayed = 0
   #queueDepth = (): number => 0
   #connections = (): number => 0
+  #subscriptions = (): number => 0
+  #heartbeatTimeouts = 0
 
   constructor (options: PrometheusMetricsOptions) {
     const registry = this.#registry = options.registry
@@ -129,6 +136,8 @@ export class PrometheusMetrics implements ChatMetrics {
       this.#counter('chat_messages_replayed_total', 'Messages stored in MongoDB from the dead-letter file.', undefined, () => this.#replayed)
       this.#counter('chat_deliveries_total', 'Messages written to local WebSockets: one per message per socket.', undefined, () => this.#deliveries)
       this.#gauge('chat_websocket_connections', 'Open WebSocket connections of this instance.', () => this.#connections())
+      this.#gauge('chat_websocket_subscriptions', 'Channel subscriptions of this instance\'s WebSockets (a socket counts once per channel).', () => this.#subscriptions())
+      this.#counter('chat_websocket_heartbeat_timeouts_total', 'WebSockets cut off because nothing arrived from them for WS_PING_INTERVAL_MS + WS_PONG_TIMEOUT_MS.', undefined, () => this.#heartbeatTimeouts)
       this.#gauge('chat_write_queue_depth', 'Accepted messages not yet stored.', () => this.#queueDepth())
       this.#batchSeconds = this.#own(new Histogram({
         name: 'chat_write_batch_duration_seconds',
@@ -190,6 +199,14 @@ export class PrometheusMetrics implements ChatMetrics {
   watchConnections (read: () => number): void {
     this.#connections = read
   }
+  watchSubscriptions (read: () => number): void {
+    this.#subscriptions = read
+  }
+
+  heartbeatTimedOut (): void {
+    this.#heartbeatTimeouts++
+  }
+
 
   watchRedis (isUp: () => boolean): void {
     this.#gauge('chat_redis_up', '1 while both Redis connections (publish and subscribe) are ready (on a Redis Cluster: and every shard answers), 0 otherwise.', () => (isUp() ? 1 : 0))

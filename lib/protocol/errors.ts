@@ -16,14 +16,12 @@ export const UpgradeRequired = createError('CHAT_UPGRADE_REQUIRED', 'This endpoi
 export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
 export const UnknownSince = createError<[string, string]>('CHAT_UNKNOWN_SINCE', 'since: no message %s in channel %s; live messages follow without a catch-up', 400)
 export const CatchUpGap = createError<[number, number]>('CHAT_CATCH_UP_GAP', 'messages with seq %s to %s exist but could not be read yet (still being stored, or lost with an instance that crashed); fetch them later with GET /api/messages/<channel>?after=', 503)
+export const InvalidChannel = createError<[string]>('CHAT_INVALID_CHANNEL', 'Invalid channel id %s: 1 to 100 characters of A-Z a-z 0-9 _ . : @ + = | -, not starting with a symbol', 400)
+export const InvalidUpgrade = createError<[string]>('CHAT_INVALID_UPGRADE', 'Invalid WebSocket upgrade: %s', 400)
+export const InvalidFrame = createError<[string]>('CHAT_INVALID_FRAME', 'Invalid frame: %s', 400)
+export const TooManyChannels = createError<[number]>('CHAT_TOO_MANY_CHANNELS', 'This socket is already subscribed to %s channels (MAX_CHANNELS_PER_CONNECTION)', 429)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
 /** Closing failed to store or save some accepted messages (never an HTTP answer). */
 export const MessagesNotSaved = createError<[number]>('CHAT_MESSAGES_NOT_SAVED', '%s accepted messages could be neither stored nor saved to the dead-letter file', 500)
 
-/** The JSON body of an error, as sent over HTTP and inside WebSocket error frames. */
-export interface ErrorBody {
-  statusCode: number
-  code: string
-  error: string
-  message: string
-}
+export type { ErrorBody } from './wire.js'

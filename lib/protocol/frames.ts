@@ -1,5 +1,6 @@
 import { Compile } from 'typebox/compile'
-import { BodyTooLarge, InvalidMessage, type ErrorBody } from './errors.js'
+import { isValidChannelId } from './channel.js'
+import { BodyTooLarge, InvalidChannel, InvalidFrame, InvalidMessage, type ErrorBody } from './errors.js'
 import { CLIENT_ID_PATTERN, MESSAGE_BODY_LIMIT, SendMessageBody } from './schemas.js'
 
 // Compiled once: every frame of every socket is checked against it.
@@ -7,11 +8,23 @@ const sendMessageBody = Compile(SendMessageBody)
 const clientIdRegExp = new RegExp(CLIENT_ID_PATTERN)
 export const CLIENT_ID_RULE = 'clientId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -'
 
-/** An error about a frame, with the frame's clientId when it had a valid one, so the client can match the refusal. */
-export type FrameError = Error & { clientId?: string }
+const messageIdRegExp = /^[0-9a-f]{24}$/
 
-/** Reads a client's WebSocket frame, or throws InvalidMessage saying what is wrong. */
-export function readSendFrame (data: Buffer, isBinary: boolean): SendMessageBody {
+/**
+ * An error about a frame, with the frame's clientId when it had a valid one and the channel it
+ * named, so the client can match the refusal.
+ */
+export type FrameError = Error & { clientId?: string, channel?: string }
+
+/** A client's frame, read and checked. */
+export type ClientFrame =
+  | { kind: 'message', channel: string | undefined, content: string, clientId: string | undefined }
+  | { kind: 'subscribe', channel: string, since: string | undefined }
+  | { kind: 'unsubscribe', channel: string }
+  | { kind: 'ping' }
+
+/** Reads a client's WebSocket frame, or throws saying what is wrong (with the frame's clientId and channel). */
+export function readClientFrame (data: Buffer, isBinary: boolean): ClientFrame {
   if (isBinary) throw new InvalidMessage('frames must be text, holding JSON like {"content":"..."}')
   if (data.length > MESSAGE_BODY_LIMIT) throw new BodyTooLarge(MESSAGE_BODY_LIMIT)
   let frame: unknown
@@ -20,6 +33,45 @@ export function readSendFrame (data: Buffer, isBinary: boolean): SendMessageBody
   } catch {
     throw new InvalidMessage('frame is not valid JSON')
   }
+  if (typeof frame === 'object' && frame !== null) {
+    const { subscribe, unsubscribe, ping } = frame as Record<string, unknown>
+    if (subscribe !== undefined) {
+      const channel = channelOf(subscribe, 'subscribe')
+      const since = (subscribe as { since?: unknown }).since
+      if (since !== undefined && (typeof since !== 'string' || !messageIdRegExp.test(since))) {
+        throw withChannel(new InvalidFrame('subscribe.since must be a message id (24 hex characters)'), channel)
+      }
+      return { kind: 'subscribe', channel, since }
+    }
+    if (unsubscribe !== undefined) return { kind: 'unsubscribe', channel: channelOf(unsubscribe, 'unsubscribe') }
+    if (ping !== undefined) return { kind: 'ping' }
+  }
+  const message = readSendFrame(frame)
+  const channel = (frame as { channel?: unknown }).channel
+  if (channel === undefined) return { kind: 'message', channel: undefined, content: message.content, clientId: message.clientId }
+  if (typeof channel !== 'string' || !isValidChannelId(channel)) {
+    throw withClientId(withChannel(new InvalidChannel(JSON.stringify(channel)), channel), frame)
+  }
+  return { kind: 'message', channel, content: message.content, clientId: message.clientId }
+}
+
+/** The channel a subscribe or unsubscribe frame names, checked. */
+function channelOf (body: unknown, name: string): string {
+  const channel = (body as { channel?: unknown } | null)?.channel
+  if (typeof body !== 'object' || body === null || channel === undefined) {
+    throw new InvalidFrame(`${name} must be an object with a channel: {"${name}": {"channel": "g1"}}`)
+  }
+  if (typeof channel !== 'string' || !isValidChannelId(channel)) throw withChannel(new InvalidChannel(JSON.stringify(channel)), channel)
+  return channel
+}
+
+function withChannel (error: FrameError, channel: unknown): FrameError {
+  if (typeof channel === 'string') error.channel = channel
+  return error
+}
+
+/** Reads a message frame's body: content and clientId. */
+function readSendFrame (frame: unknown): SendMessageBody {
   if (!sendMessageBody.Check(frame)) {
     const [first] = sendMessageBody.Errors(frame)
     const problem = first?.instancePath === '/clientId' ? CLIENT_ID_RULE : `content ${first?.message ?? 'is invalid'}`
@@ -49,10 +101,20 @@ export function withClientId (error: FrameError, frame: unknown): FrameError {
   return error
 }
 
-/** The frame that tells a WebSocket client its frame was refused: the HTTP error shape under "error". */
-export function errorFrame (error: ErrorBody, clientId?: string): string {
-  return JSON.stringify({ error: clientId === undefined ? error : { ...error, clientId } })
+/**
+ * The frame that tells a WebSocket client its frame was refused: the HTTP error shape under
+ * "error", with the refused frame's clientId and channel.
+ */
+export function errorFrame (error: ErrorBody, about: { clientId?: string, channel?: string } = {}): string {
+  const { clientId, channel } = about
+  if (clientId === undefined && channel === undefined) return JSON.stringify({ error })
+  return JSON.stringify({ error: { ...error, ...(clientId === undefined ? {} : { clientId }), ...(channel === undefined ? {} : { channel }) } })
 }
+
+/** Answers to subscribe, unsubscribe and ping frames. Channel ids never need escaping (by their pattern). */
+export const subscribedFrame = (channel: string): string => `{"subscribed":{"channel":"${channel}"}}`
+export const unsubscribedFrame = (channel: string): string => `{"unsubscribed":{"channel":"${channel}"}}`
+export const PONG_FRAME = '{"pong":{}}'
 
 /**
  * The frame that tells a WebSocket client which message its frame became. Neither a clientId

@@ -1,61 +1,52 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import type { Subscriber } from './hub.js'
-import { framePayloads, skipFrames, textFrameOf } from './frame-bytes.js'
+import { framePayloads, textFrameOf } from './frame-bytes.js'
 
 /** A client that cannot keep up is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
-/** Live messages held back during a catch-up, at most; a catch-up that slow drops the client. */
-const MAX_HELD_MESSAGES = 10_000
 /** How long a catch-up waits for the client to read what was already sent. */
 const DRAIN_TIMEOUT_MS = 30_000
 
-/** Subscribers with frames waiting for the end of the event-loop turn, written all at once then. */
-const waiting: SocketSubscriber[] = []
+/** Connections with frames waiting for the end of the event-loop turn, written all at once then. */
+const waiting: Connection[] = []
 let flushScheduled = false
 
 function flushWaiting (): void {
   flushScheduled = false
-  for (const subscriber of waiting) subscriber.flush()
+  for (const connection of waiting) connection.flush()
   waiting.length = 0
 }
 
 /**
- * A WebSocket as a hub subscriber. Broadcast frames arrive already framed (see textFrameOf) and
- * are written straight to the TCP socket, instead of a new frame header and a two-buffer
+ * One client's WebSocket, whatever channels it is subscribed to (each through a Subscription).
+ * Broadcast frames arrive already framed (see textFrameOf) and are written straight to the TCP socket, instead of a new frame header and a two-buffer
  * writev per client through ws's sender. That is sound because the service never enables
  * permessage-deflate, so ws's sender never queues. Frames (broadcasts, acks, errors) wait for
  * the end of the event-loop turn, so a client gets one write per turn however many messages
- * its channel had: a write is a system call, the largest cost of a delivery. Anything sent
+ * its channels had: a write is a system call, the largest cost of a delivery. Anything sent
  * through ws itself (catch-up pages, the close frame) first flushes what waits, so order holds.
- *
- * While the client catches up on missed messages, live messages are held back, then sent
- * after the missed ones, skipping any that the catch-up already covered (by seq).
  */
-export class SocketSubscriber implements Subscriber {
+export class Connection {
+  /** The `id` claim of the socket's token. */
+  readonly user: string
+  /** When anything (a frame, a ping, a pong) last arrived from the client, for the heartbeat. */
+  heardAt = Date.now()
+  /** When the heartbeat last pinged the client. */
+  pingedAt = Date.now()
   readonly #socket: WebSocket
   readonly #tcp: Socket | undefined
-  /** Live messages held back during a catch-up: first seq, frames, number of frames. */
-  #held: Array<[number, Buffer, number]> | undefined
-  #heldMessages = 0
   /** Frames waiting for the end of the turn: most turns have one, which needs no array. */
   #first: Buffer | undefined
   #more: Buffer[] | undefined
 
-  constructor (socket: WebSocket, options: { holdLive: boolean }) {
+  constructor (socket: WebSocket, user: string) {
     this.#socket = socket
+    this.user = user
     this.#tcp = (socket as unknown as { _socket?: Socket })._socket
-    this.#held = options.holdLive ? [] : undefined
-  }
-
-  deliver (seq: number, frames: Buffer, count: number): void {
-    if (this.#held !== undefined) {
-      this.#held.push([seq, frames, count])
-      this.#heldMessages += count
-      if (this.#heldMessages > MAX_HELD_MESSAGES) this.#drop()
-      return
-    }
-    this.#queue(frames)
+    const heard = (): void => { this.heardAt = Date.now() }
+    socket.on('message', heard)
+    socket.on('pong', heard)
+    socket.on('ping', heard)
   }
 
   /**
@@ -63,7 +54,18 @@ export class SocketSubscriber implements Subscriber {
    * that does not read these answers to its own frames is dropped, as for broadcasts.
    */
   send (text: string): void {
-    this.#queue(textFrameOf(text))
+    this.queue(textFrameOf(text))
+  }
+
+  /** Whether the socket is still open (not closing or closed). */
+  get isOpen (): boolean {
+    return this.#socket.readyState === this.#socket.OPEN
+  }
+
+  /** Sends a WebSocket ping control frame (after the frames queued before it). */
+  ping (): void {
+    this.flush()
+    if (this.isOpen) this.#socket.ping()
   }
 
   /**
@@ -75,11 +77,12 @@ export class SocketSubscriber implements Subscriber {
     const socket = this.#socket
     if (socket.readyState !== socket.OPEN) return false
     if (socket.bufferedAmount <= MAX_BUFFERED_BYTES) return true
-    this.#drop()
+    this.drop()
     return false
   }
 
-  #queue (frames: Buffer): void {
+  /** Queues ready frames for the end of the turn. */
+  queue (frames: Buffer): void {
     if (this.#first === undefined) {
       this.#first = frames
       waiting.push(this)
@@ -140,18 +143,8 @@ export class SocketSubscriber implements Subscriber {
     if (socket.readyState !== socket.OPEN) return false
     if (this.#tcp?.writableNeedDrain !== true) return true
     if (await this.#drained()) return socket.readyState === socket.OPEN
-    this.#drop()
+    this.drop()
     return false
-  }
-
-  /** Ends the catch-up: sends the live messages held meanwhile that come after `coveredSeq`, then lets messages through. */
-  goLive (coveredSeq: number): void {
-    const held = this.#held ?? []
-    this.#held = undefined
-    for (const [seq, frames, count] of held) {
-      const covered = Math.min(Math.max(coveredSeq - seq + 1, 0), count)
-      if (covered < count) this.deliver(seq + covered, skipFrames(frames, covered), count - covered)
-    }
   }
 
   /** Resolves true once the client has read what is buffered, false if it does not in time. */
@@ -183,7 +176,7 @@ export class SocketSubscriber implements Subscriber {
     if (socket.readyState === socket.CLOSED) return Promise.resolve()
     this.flush()
     return new Promise((resolve) => {
-      const timer = graceMs === undefined ? undefined : setTimeout(() => this.#drop(), graceMs)
+      const timer = graceMs === undefined ? undefined : setTimeout(() => this.drop(), graceMs)
       socket.once('close', () => {
         clearTimeout(timer)
         resolve()
@@ -199,7 +192,7 @@ export class SocketSubscriber implements Subscriber {
    * clients dropped by one broadcast stalled every other client for a quarter of a second.
    * Given an error, the buffered writes all share it.
    */
-  #drop (): void {
+  drop (): void {
     const tcp = this.#tcp
     if (tcp === undefined) this.#socket.terminate()
     else if (!tcp.destroyed) tcp.destroy(new Error('WebSocket client dropped: it does not read what it is sent'))
