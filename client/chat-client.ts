@@ -1,11 +1,13 @@
+import { CLOSE } from '../lib/protocol/wire.js'
 import { reconnectDelay } from './backoff.js'
+import { ChannelFeed } from './channel-feed.js'
 import { ChatError, isErrorBody, isMessage, readFrame, type ChatMessage, type ErrorBody } from './frames.js'
-import { RecentMessages } from './recent-messages.js'
+import { Liveness, type LivenessOptions } from './liveness.js'
 
-/** The close code of a socket whose token expired: reconnect at once with a fresh one. */
-const TOKEN_EXPIRED = 4001
 /** The refusals of a frame; other error frames (about a catch-up) concern no send. */
 const FRAME_REFUSALS = ['CHAT_INVALID_MESSAGE', 'CHAT_UNAVAILABLE']
+/** Refusals of a subscribe frame: the channel is dropped (asking again will not change them). */
+const SUBSCRIBE_REFUSALS = ['CHAT_FORBIDDEN', 'CHAT_INVALID_CHANNEL', 'CHAT_TOO_MANY_CHANNELS', 'CHAT_INVALID_FRAME']
 /** The largest page of the history endpoint. */
 const HISTORY_PAGE = 200
 const OPEN = 1
@@ -29,24 +31,34 @@ export type WebSocketImplementation = new (url: string, protocols: string[]) => 
 export interface ChatClientOptions {
   /** The service's base URL, prefix included: `https://chat.example.com` or `http://localhost:3000/chat`. */
   url: string | URL
-  channel: string
+  /**
+   * One channel, the socket opens on it (`/ws?channel=`); `send(content)` goes to it. More can be
+   * added with `subscribe`.
+   */
+  channel?: string
+  /** Channels to subscribe to over one socket (more with `subscribe`, fewer with `unsubscribe`). */
+  channels?: string[]
   /** Asked on every (re)connect, so a reconnect after the token expired uses a fresh one. */
   getToken: () => string | Promise<string>
   /** How many recent messages to deliver (from the history endpoint) before live ones. Default 0. */
   history?: number
-  /** Resume after this message id instead of from the newest message at the first connect. */
+  /** With `channel`: resume after this message id instead of from the newest message at the first connect. */
   since?: string
   /** Defaults to the global `WebSocket` (browsers, Node 22+). */
   WebSocket?: WebSocketImplementation
   /** Backoff between reconnects. Defaults: 500 ms doubling up to 10 s, with jitter. */
   reconnectDelayMs?: { min?: number, max?: number }
-  /** How many delivered messages are remembered to drop repeats. Default 1000. */
+  /** How many delivered messages are remembered per channel to drop repeats. Default 1000. */
   rememberMessages?: number
+  /** When to suspect a dead link (see Liveness); false: only the browser's or the OS's own detection. */
+  liveness?: LivenessOptions | false
 }
 
 export interface ChatClientEvents {
-  /** Every message of the channel, once, in the order the service sent them. */
+  /** Every message of the subscribed channels, once each, in each channel's order. */
   message: (message: ChatMessage) => void
+  /** The service confirmed a subscription (after every reconnect too). */
+  subscribed: (channel: string) => void
   state: (state: ConnectionState) => void
   /** Refusals that concern no single send (those reject its promise), and connection failures. */
   error: (error: Error) => void
@@ -54,6 +66,7 @@ export interface ChatClientEvents {
 
 interface PendingSend {
   clientId: string
+  channel: string
   content: string
   resolve: (message: ChatMessage) => void
   reject: (error: Error) => void
@@ -64,24 +77,23 @@ interface PendingSend {
 }
 
 /**
- * A chat channel over the service's WebSocket that survives reconnects: it reconnects with
- * backoff, resumes with `since=<last id delivered>`, drops messages it already delivered, and
- * sends each message until the service acknowledges it.
+ * Chat channels over one WebSocket that survives reconnects: it reconnects with backoff, resumes
+ * each channel after the last message it delivered (one round of subscribe frames), drops
+ * messages it already delivered, sends each message until the service acknowledges it, and
+ * notices a dead link.
  */
 export class ChatClient {
   readonly #options: ChatClientOptions
   readonly #WebSocket: WebSocketImplementation
   readonly #restBase: string
-  readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = { message: new Set(), state: new Set(), error: new Set() }
-  readonly #delivered: RecentMessages<ChatMessage>
+  readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = { message: new Set(), subscribed: new Set(), state: new Set(), error: new Set() }
+  readonly #feeds = new Map<string, ChannelFeed>()
   readonly #pending = new Map<string, PendingSend>()
+  readonly #liveness: Liveness | undefined
+  /** The channel the socket opens on (`/ws?channel=`), for the one-channel form. */
+  #socketChannel: string | undefined
   #state: ConnectionState = 'idle'
   #socket: Socket | undefined
-  #lastId: string | undefined
-  /** The channel had no message at the first connect: every message it has since is new to the application. */
-  #startedEmpty = false
-  /** Frames that arrive while the history read that must come before them is under way. */
-  #held: unknown[] | undefined
   #attempt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   /** Bumped by close(): a connect still under way when it ran gives up. */
@@ -89,6 +101,7 @@ export class ChatClient {
   /** The service acknowledges frames (reliable sends); until it is seen, a send settles on its echo. */
   #serviceAcks = false
   #senderId: string | undefined
+  #token = ''
 
   constructor (options: ChatClientOptions) {
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketImplementation }).WebSocket
@@ -96,17 +109,31 @@ export class ChatClient {
     this.#options = options
     this.#WebSocket = WebSocketClass
     this.#restBase = String(options.url).replace(/\/+$/, '').replace(/^ws/, 'http')
-    this.#delivered = new RecentMessages(options.rememberMessages ?? 1000)
-    this.#lastId = options.since
+    this.#liveness = options.liveness === false ? undefined : new Liveness(options.liveness)
+    if (options.channel !== undefined) {
+      this.#socketChannel = options.channel
+      this.#addFeed(options.channel, options.since)
+    }
+    for (const channel of options.channels ?? []) this.#addFeed(channel)
   }
 
   get state (): ConnectionState {
     return this.#state
   }
 
-  /** The id of the last message delivered: where the next reconnect resumes. */
+  /** The channels subscribed to (or to be, once connected). */
+  get channels (): string[] {
+    return [...this.#feeds.keys()]
+  }
+
+  /** With one channel: the id of the last message delivered, where the next reconnect resumes. */
   get lastId (): string | undefined {
-    return this.#lastId
+    return this.#feeds.size === 1 ? [...this.#feeds.values()][0]!.lastId : undefined
+  }
+
+  /** The id of the last message of the channel delivered: where the next reconnect resumes it. */
+  lastIdOf (channel: string): string | undefined {
+    return this.#feeds.get(channel)?.lastId
   }
 
   /** Adds a listener; returns the function that removes it. */
@@ -122,10 +149,25 @@ export class ChatClient {
     void this.#open(this.#generation)
   }
 
+  /** Subscribes to a channel (now if connected, else at the next connect), after `since` when given. */
+  subscribe (channel: string, options: { since?: string } = {}): void {
+    if (this.#feeds.has(channel)) return
+    const feed = this.#addFeed(channel, options.since)
+    if (this.#socket?.readyState === OPEN) this.#sendSubscribe(this.#socket, feed)
+  }
+
+  /** Stops a channel: none of its messages is delivered after this. */
+  unsubscribe (channel: string): void {
+    if (!this.#feeds.delete(channel)) return
+    if (this.#socketChannel === channel) this.#socketChannel = undefined
+    if (this.#socket?.readyState === OPEN) this.#socket.send(JSON.stringify({ unsubscribe: { channel } }))
+  }
+
   /** Closes the socket for good; sends not yet acknowledged are rejected. */
   close (): void {
     this.#generation++
     clearTimeout(this.#timer)
+    this.#liveness?.stop()
     const socket = this.#socket
     this.#socket = undefined
     socket?.close(1000, 'client closed')
@@ -136,14 +178,19 @@ export class ChatClient {
   }
 
   /**
-   * Sends a message; resolves with it once the service has accepted it, rejects with a
-   * ChatError when the service refuses it. While disconnected it waits and is sent on reconnect,
-   * and a frame left unacknowledged by a dropped connection is sent again under the same clientId.
+   * Sends a message to a channel the token may write to (`send(content)`: to the one channel);
+   * resolves with it once the service has accepted it, rejects with a ChatError when the service
+   * refuses it. While disconnected it waits and is sent on reconnect, and a frame left
+   * unacknowledged by a dropped connection is sent again under the same clientId.
    */
-  send (content: string): Promise<ChatMessage> {
+  send (content: string): Promise<ChatMessage>
+  send (channel: string, content: string): Promise<ChatMessage>
+  send (channelOrContent: string, content?: string): Promise<ChatMessage> {
     if (this.#state === 'closed') return Promise.reject(new Error('the chat client is closed'))
+    const channel = content === undefined ? this.#onlyChannel() : channelOrContent
+    if (channel === undefined) return Promise.reject(new TypeError('send(content) needs exactly one channel: use send(channel, content)'))
     return new Promise((resolve, reject) => {
-      const pending: PendingSend = { clientId: newClientId(), content, resolve, reject }
+      const pending: PendingSend = { clientId: newClientId(), channel, content: content ?? channelOrContent, resolve, reject }
       this.#pending.set(pending.clientId, pending)
       // Not before the state is open: until then the socket may still be catching up, and every
       // pending send is written once it is.
@@ -151,18 +198,27 @@ export class ChatClient {
     })
   }
 
+  #onlyChannel (): string | undefined {
+    return this.#socketChannel ?? (this.#feeds.size === 1 ? [...this.#feeds.keys()][0] : undefined)
+  }
+
+  #addFeed (channel: string, since?: string): ChannelFeed {
+    const feed = new ChannelFeed(channel, this.#options.rememberMessages ?? 1000, since)
+    this.#feeds.set(channel, feed)
+    return feed
+  }
+
   async #open (generation: number): Promise<void> {
     let token: string
     try {
       token = await this.#options.getToken()
-      this.#senderId = senderOf(token)
-      // Until a message was delivered there is no id to resume from: start from the newest one.
-      if (this.#lastId === undefined) await this.#readNewest(token, generation)
     } catch (error) {
       if (generation === this.#generation) this.#failed(error as Error)
       return
     }
     if (generation !== this.#generation) return
+    this.#token = token
+    this.#senderId = senderOf(token)
 
     let socket: Socket
     try {
@@ -174,27 +230,82 @@ export class ChatClient {
     }
     let opened = false
     this.#socket = socket
-    this.#held = undefined
-    socket.onopen = async () => {
+    for (const feed of this.#feeds.values()) {
+      feed.live = false
+      feed.held = undefined
+    }
+    socket.onopen = () => {
       opened = true
-      // Still no message to resume from: whatever the channel got before this socket went live
-      // is read now, and delivered before what the socket receives meanwhile.
-      if (this.#lastId === undefined && !await this.#readNewestBeforeLive(socket, token, generation)) return
       this.#attempt = 0
-      this.#setState('open')
-      for (const pending of this.#pending.values()) this.#write(socket, pending)
+      this.#liveness?.watch(() => socket.send('{"ping":{}}'), () => this.#abandon(socket))
+      for (const feed of this.#feeds.values()) {
+        if (feed.channel === this.#socketChannel) void this.#wentLive(socket, feed)
+        else this.#sendSubscribe(socket, feed)
+      }
+      this.#openWhenLive(socket)
     }
     socket.onmessage = (event) => {
       if (this.#socket !== socket) return
-      if (this.#held !== undefined) this.#held.push(event.data)
-      else this.#receive(event.data)
+      this.#liveness?.heard()
+      this.#receive(socket, event.data)
     }
     socket.onerror = () => {} // a close event follows
     socket.onclose = (event) => {
       if (this.#socket !== socket) return
       this.#socket = undefined
+      this.#liveness?.stop()
       void this.#closed(event.code, opened, token, generation)
     }
+  }
+
+  /**
+   * Gives up a silent socket at once: on a dead link its closing handshake would wait for an
+   * answer that never comes (30 s in the ws package, longer in browsers).
+   */
+  #abandon (socket: Socket): void {
+    if (this.#socket !== socket) return
+    this.#socket = undefined
+    socket.close(4000, 'no answer to ping')
+    ;(socket as { terminate?: () => void }).terminate?.()
+    this.#retry()
+  }
+
+  #sendSubscribe (socket: Socket, feed: ChannelFeed): void {
+    const { channel, lastId: since } = feed
+    socket.send(JSON.stringify({ subscribe: since === undefined ? { channel } : { channel, since } }))
+  }
+
+  /** The state is open once every channel is live on the socket: then the waiting sends go. */
+  #openWhenLive (socket: Socket): void {
+    if (this.#socket !== socket || this.#state === 'open') return
+    for (const feed of this.#feeds.values()) if (!feed.live) return
+    this.#setState('open')
+    for (const pending of this.#pending.values()) this.#write(socket, pending)
+  }
+
+  /**
+   * The channel is live on the socket. With no message to resume from, its newest messages are
+   * read now and delivered before what the socket receives meanwhile.
+   */
+  async #wentLive (socket: Socket, feed: ChannelFeed): Promise<void> {
+    if (feed.lastId === undefined) {
+      feed.held = []
+      try {
+        await this.#readNewest(feed, this.#token)
+      } catch (error) {
+        if (this.#socket !== socket) return
+        this.#emit('error', error as Error)
+        socket.close(1000, 'could not read the newest messages')
+        return
+      }
+      const held = feed.held ?? []
+      feed.held = undefined
+      if (this.#socket !== socket || this.#feeds.get(feed.channel) !== feed) return
+      for (const message of held) this.#deliver(feed, message)
+    }
+    feed.live = true
+    this.#emit('subscribed', feed.channel)
+    this.#openWhenLive(socket)
   }
 
   async #closed (code: number, opened: boolean, token: string, generation: number): Promise<void> {
@@ -207,7 +318,7 @@ export class ChatClient {
         return
       }
     }
-    this.#retry(code === TOKEN_EXPIRED ? 0 : undefined)
+    this.#retry(code === CLOSE.tokenExpired ? 0 : undefined)
   }
 
   /** Tries again later, unless the service's answer will not change by itself. */
@@ -227,42 +338,23 @@ export class ChatClient {
 
   /**
    * Reads the channel's newest messages and delivers `history` of them, or, when the channel was
-   * empty at the first connect, all of them (up to a page): each is new to the application. The
+   * empty when first read, all of them (up to a page): each is new to the application. The
    * newest becomes the id to resume from.
    */
-  async #readNewest (token: string, generation: number): Promise<void> {
+  async #readNewest (feed: ChannelFeed, token: string): Promise<void> {
     const history = this.#options.history ?? 0
-    const limit = this.#startedEmpty ? HISTORY_PAGE : Math.max(1, history)
-    const newestFirst = await this.#get(`/api/messages/${encodeURIComponent(this.#options.channel)}?limit=${limit}`, token)
+    const limit = feed.startedEmpty ? HISTORY_PAGE : Math.max(1, history)
+    const newestFirst = await this.#get(`/api/messages/${encodeURIComponent(feed.channel)}?limit=${limit}`, token)
     if (!Array.isArray(newestFirst) || !newestFirst.every(isMessage)) throw new Error('unexpected history reply')
-    if (generation !== this.#generation) return
-    const shown = this.#startedEmpty ? newestFirst : newestFirst.slice(0, history)
-    for (const message of [...shown].reverse()) this.#deliver(message)
-    this.#lastId ??= newestFirst[0]?.id
-    if (this.#lastId === undefined) this.#startedEmpty = true
-  }
-
-  /** Holds the socket's frames during the read; says whether the socket is still the one to use. */
-  async #readNewestBeforeLive (socket: Socket, token: string, generation: number): Promise<boolean> {
-    this.#held = []
-    try {
-      await this.#readNewest(token, generation)
-    } catch (error) {
-      if (this.#socket !== socket) return false
-      this.#emit('error', error as Error)
-      socket.close(1000, 'could not read the newest messages')
-      return false
-    }
-    const held = this.#held
-    this.#held = undefined
-    if (this.#socket !== socket) return false
-    for (const data of held) this.#receive(data)
-    return true
+    const shown = feed.startedEmpty ? newestFirst : newestFirst.slice(0, history)
+    for (const message of [...shown].reverse()) this.#deliver(feed, message)
+    feed.lastId ??= newestFirst[0]?.id
+    if (feed.lastId === undefined) feed.startedEmpty = true
   }
 
   async #refusal (token: string): Promise<ChatError | undefined> {
     try {
-      await this.#get(`/ws?channel=${encodeURIComponent(this.#options.channel)}`, token)
+      await this.#get(this.#socketChannel === undefined ? '/ws' : `/ws?channel=${encodeURIComponent(this.#socketChannel)}`, token)
     } catch (error) {
       if (error instanceof ChatError && error.statusCode !== 426 && error.statusCode < 500) return error
     }
@@ -277,42 +369,52 @@ export class ChatClient {
   }
 
   #socketUrl (): string {
-    const since = this.#lastId === undefined ? '' : `&since=${this.#lastId}`
-    return `${this.#restBase.replace(/^http/, 'ws')}/ws?channel=${encodeURIComponent(this.#options.channel)}${since}`
+    const base = `${this.#restBase.replace(/^http/, 'ws')}/ws`
+    const channel = this.#socketChannel
+    if (channel === undefined) return base
+    const since = this.#feeds.get(channel)?.lastId
+    return `${base}?channel=${encodeURIComponent(channel)}${since === undefined ? '' : `&since=${since}`}`
   }
 
   #write (socket: Socket, pending: PendingSend): void {
-    socket.send(JSON.stringify({ content: pending.content, clientId: pending.clientId }))
+    socket.send(JSON.stringify({ channel: pending.channel, content: pending.content, clientId: pending.clientId }))
     pending.socket = socket
   }
 
-  #receive (data: unknown): void {
+  #receive (socket: Socket, data: unknown): void {
     const frame = readFrame(data)
     switch (frame.kind) {
-      case 'message':
-        if (this.#deliver(frame.message)) this.#settle(this.#pendingFor(frame.message), frame.message)
+      case 'message': {
+        const feed = this.#feeds.get(frame.message.channel)
+        if (feed === undefined) break
+        if (feed.held !== undefined) feed.held.push(frame.message)
+        else if (this.#deliver(feed, frame.message)) this.#settle(this.#pendingFor(frame.message), frame.message)
         break
+      }
       case 'ack': {
         this.#serviceAcks = true
         const pending = this.#pending.get(frame.clientId)
         if (pending === undefined) break
         pending.ackedAs = frame.id
         // The echo may have come first; otherwise it settles the send when it arrives.
-        const message = this.#delivered.get(frame.id)
+        const message = this.#feeds.get(pending.channel)?.delivered.get(frame.id)
         if (message !== undefined) this.#settle(pending, message)
         break
       }
+      case 'subscribed': {
+        const feed = this.#feeds.get(frame.channel)
+        if (feed !== undefined && !feed.live && feed.held === undefined) void this.#wentLive(socket, feed)
+        break
+      }
       case 'error':
-        this.#refused(frame.error)
+        this.#refused(socket, frame.error)
         break
     }
   }
 
   /** Delivers a message unless it was delivered already; says whether it was new. */
-  #deliver (message: ChatMessage): boolean {
-    if (this.#delivered.has(message.id)) return false
-    this.#delivered.add(message)
-    this.#lastId = message.id
+  #deliver (feed: ChannelFeed, message: ChatMessage): boolean {
+    if (!feed.take(message)) return false
     this.#emit('message', message)
     return true
   }
@@ -323,7 +425,8 @@ export class ChatClient {
     const acknowledged = pending.find((candidate) => candidate.ackedAs === message.id)
     if (acknowledged !== undefined || this.#serviceAcks) return acknowledged
     // A service without acks: a send settles on its own echo, the oldest matching one first.
-    return pending.find((candidate) => candidate.socket !== undefined && candidate.content === message.content && message.sender === this.#senderId)
+    return pending.find((candidate) => candidate.socket !== undefined && candidate.channel === message.channel &&
+      candidate.content === message.content && message.sender === this.#senderId)
   }
 
   #settle (pending: PendingSend | undefined, message: ChatMessage): void {
@@ -332,12 +435,19 @@ export class ChatClient {
     pending.resolve(message)
   }
 
-  #refused (body: ErrorBody): void {
+  #refused (socket: Socket, body: ErrorBody): void {
     const error = new ChatError(body)
     if (body.clientId !== undefined) {
       // No longer pending: a refusal of a copy of a frame that was settled already.
       this.#pending.get(body.clientId)?.reject(error)
       this.#pending.delete(body.clientId)
+      return
+    }
+    if (body.channel !== undefined && SUBSCRIBE_REFUSALS.includes(body.code)) {
+      // The subscription was refused: the channel is dropped, the others go on.
+      this.#feeds.delete(body.channel)
+      this.#emit('error', error)
+      this.#openWhenLive(socket)
       return
     }
     // Without clientIds, refusals come back in the order the frames were written on this socket.

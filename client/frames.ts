@@ -1,28 +1,8 @@
-/** A message as the service sends it: REST reply, history entry and WebSocket frame alike. */
-export interface ChatMessage {
-  /** Assigned by the service (24 hex characters); later messages of a channel have greater ids. */
-  id: string
-  channel: string
-  /** The `id` claim of the sender's token. */
-  sender: string
-  content: string
-  /** When the service accepted the message, ISO 8601. */
-  createdAt: string
-  /** The id the sending client gave the frame, when it gave one. */
-  clientId?: string
-  /** The message's place in its channel, from a service with reliable sends. */
-  seq?: number
-}
+import type { ErrorBody, WireMessage } from '../lib/protocol/wire.js'
 
-/** The service's one error shape, for HTTP answers and WebSocket error frames. */
-export interface ErrorBody {
-  statusCode: number
-  code: string
-  error: string
-  message: string
-  /** On an error frame: the clientId of the frame that was refused. */
-  clientId?: string
-}
+export type { ErrorBody }
+/** A message as the service sends it: REST reply, history entry and WebSocket frame alike. */
+export type ChatMessage = WireMessage
 
 /** A refusal from the service, carrying its error body. */
 export class ChatError extends Error {
@@ -43,6 +23,9 @@ export type Frame =
   | { kind: 'message', message: ChatMessage }
   | { kind: 'ack', clientId: string, id: string }
   | { kind: 'error', error: ErrorBody }
+  | { kind: 'subscribed', channel: string }
+  | { kind: 'unsubscribed', channel: string }
+  | { kind: 'pong' }
   | { kind: 'unknown' }
 
 /** What a text frame from the service holds; anything unexpected is `unknown`, never a throw. */
@@ -55,11 +38,14 @@ export function readFrame (data: unknown): Frame {
     return { kind: 'unknown' }
   }
   if (!isRecord(frame)) return { kind: 'unknown' }
-  const { ack, error } = frame
+  const { ack, error, subscribed, unsubscribed, pong } = frame
   if (isRecord(ack) && typeof ack.clientId === 'string' && typeof ack.id === 'string') {
     return { kind: 'ack', clientId: ack.clientId, id: ack.id }
   }
   if (isErrorBody(error)) return { kind: 'error', error }
+  if (isRecord(subscribed) && typeof subscribed.channel === 'string') return { kind: 'subscribed', channel: subscribed.channel }
+  if (isRecord(unsubscribed) && typeof unsubscribed.channel === 'string') return { kind: 'unsubscribed', channel: unsubscribed.channel }
+  if (isRecord(pong)) return { kind: 'pong' }
   if (isMessage(frame)) return { kind: 'message', message: frame }
   return { kind: 'unknown' }
 }

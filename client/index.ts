@@ -3,5 +3,6 @@
 // anywhere with a WebSocket class passed in.
 export { ChatClient } from './chat-client.js'
 export type { ChatClientEvents, ChatClientOptions, ConnectionState, WebSocketImplementation } from './chat-client.js'
+export type { LivenessOptions } from './liveness.js'
 export { ChatError } from './frames.js'
 export type { ChatMessage, ErrorBody } from './frames.js'

@@ -1,5 +1,6 @@
 // Serves the chat page: GET / (under the service's prefix) with its static files from public/,
-// and the built client module it imports, from dist/client, at /client/. The standalone server
+// and the built client module it imports, from dist/client, at /client/ (with the protocol file
+// it imports in turn, at /lib/protocol/wire.js). The standalone server
 // registers it unless CHAT_PAGE=false; a mounted service only with the option chatPage: true.
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -27,8 +28,11 @@ async function chatPage (app: FastifyInstance): Promise<void> {
   // One route per file found at start (no wildcard), and no reply decorators a host may already have.
   const files = { wildcard: false, index: false, decorateReply: false } as const
   await app.register(fastifyStatic, { ...files, root: pageDirectory, prefix: '/', globIgnore: ['index.html'] })
-  if (existsSync(join(clientDirectory, 'index.js'))) {
+  const protocolFile = join(clientDirectory, '..', 'lib', 'protocol', 'wire.js')
+  if (existsSync(join(clientDirectory, 'index.js')) && existsSync(protocolFile)) {
     await app.register(fastifyStatic, { ...files, root: clientDirectory, prefix: '/client/', globIgnore: ['**/*.d.ts'] })
+    const protocol = await readFile(protocolFile)
+    app.get('/lib/protocol/wire.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(protocol))
   } else {
     app.log.warn({ directory: clientDirectory }, 'the chat page needs the built client module: run npm run build')
   }

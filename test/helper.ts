@@ -193,14 +193,16 @@ export function getWithBody (url: string, body: string, headers: Record<string, 
  * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data);
  * `stall()` keeps connections open and passes nothing.
  */
-export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void, unstall (): void }> {
+export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void, unstall (): void, blackhole (): void }> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
   let isDown = false
   let stalled = false
   const held: Array<() => void> = []
+  const blackholed = new WeakSet<Socket>()
   const relay = (from: Socket, to: Socket): void => {
     const pass = (chunk: Buffer) => {
+      if (blackholed.has(from)) return
       if (stalled) held.push(() => pass(chunk))
       else if (!to.destroyed) to.write(chunk)
     }
@@ -239,6 +241,10 @@ export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise
     unstall () {
       stalled = false
       for (const passHeld of held.splice(0)) passHeld()
+    },
+    /** The connections open now stay open but pass nothing ever again (a dead link); new ones work. */
+    blackhole () {
+      for (const socket of sockets) blackholed.add(socket)
     }
   }
 }

@@ -9,7 +9,7 @@ import { MongoClient } from 'mongodb'
 import WebSocket from 'ws'
 import { ChatClient, ChatError, type ChatClientOptions, type ChatMessage, type ConnectionState } from '../../client/index.js'
 import { requireBuiltClient } from '../browser.js'
-import { bearer, buildService, eventually, freePort, mongoProxy, post, sleep, startMongo, startServerProcess, token } from '../helper.js'
+import { bearer, buildService, eventually, freePort, get, mongoProxy, post, sleep, startMongo, startServerProcess, token } from '../helper.js'
 
 const alice = { id: 'alice', groups: ['team'] }
 const bob = { id: 'bob', groups: ['team'] }
@@ -194,4 +194,79 @@ t.test('a socket closed for an expired token (4001) comes back with a fresh toke
   t.ok(tokensGiven >= 3, `it asked for a fresh token on every reconnect (${tokensGiven} tokens)`)
   t.same(messages.map((message) => message.id), sent, 'every message once, in order, across the expiries')
   t.equal(client.state, 'open')
+})
+
+t.test('one socket for several channels: subscribe and unsubscribe at any time, send to a channel, each channel resumed after a reconnect', async (t) => {
+  const service = await buildService(t)
+  const relay = await mongoProxy(t, service.base)
+  const ann = { id: 'ann', groups: ['g1', 'g2', 'g3'] }
+  const ben = { id: 'ben', groups: ['g1', 'g2', 'g3'] }
+  const { client, messages, reaches } = watchedClient(t, { url: `http://127.0.0.1:${new URL(relay.uri).port}/chat`, channels: ['g1', 'g2'], getToken: () => token(ann) })
+  client.connect()
+  await reaches('open')
+  const own = await client.send('g2', 'from ann')
+  t.match(own, { channel: 'g2', sender: 'ann' })
+  const metrics = await (await fetch(`${service.base}/metrics`)).text()
+  t.match(metrics, /^chat_websocket_connections 1$/m, 'one socket for both channels')
+  t.match(metrics, /^chat_websocket_subscriptions 2$/m)
+
+  const first = await post(`${service.base}/api/messages/g1`, { content: 'g1 first' }, bearer(ben))
+  await eventually(() => messages.length, (count) => count === 2)
+  relay.down()
+  await reaches('reconnecting')
+  const away = []
+  for (const channel of ['g1', 'g2', 'g1']) away.push((await post(`${service.base}/api/messages/${channel}`, { content: `${channel} away` }, bearer(ben))).body)
+  relay.up()
+  await reaches('open')
+  await eventually(() => messages.length, (count) => count === 5)
+  await sleep(200)
+  const idsIn = (channel: string) => messages.filter((message) => message.channel === channel).map((message) => message.id)
+  t.same(idsIn('g1'), [first.body.id, away[0].id, away[2].id], 'each once, in the channel\'s order')
+  t.same(idsIn('g2'), [own.id, away[1].id])
+  t.equal(client.lastIdOf('g1'), away[2].id)
+  t.equal(client.lastIdOf('g2'), away[1].id)
+
+  const counts = async () => (await get(`${service.base}/api/messages/counts?channels=g1,g3`)).body
+  client.subscribe('g3')
+  client.unsubscribe('g1')
+  await eventually(counts, (value) => value.g1 === 0 && value.g3 === 1)
+  const g3 = await post(`${service.base}/api/messages/g3`, { content: 'g3 live' }, bearer(ben))
+  await post(`${service.base}/api/messages/g1`, { content: 'g1 after unsubscribe' }, bearer(ben))
+  await eventually(() => messages.length, (count) => count === 6)
+  await sleep(200)
+  t.same(messages.at(-1), g3.body, 'the new channel live; nothing of the channel let go')
+  t.same(client.channels, ['g2', 'g3'])
+})
+
+t.test('a subscription the service refuses is dropped with an error; the other channels go on', async (t) => {
+  const service = await buildService(t)
+  const { client, errors, reaches, messages } = watchedClient(t, { url: service.base, channels: ['team', 'bob'], getToken: () => token(alice) })
+  client.connect()
+  await reaches('open')
+  t.match(errors, [{ name: 'ChatError', statusCode: 403, code: 'CHAT_FORBIDDEN', body: { channel: 'bob' } }])
+  t.same(client.channels, ['team'])
+  await post(`${service.base}/api/messages/team`, { content: 'still here' }, bearer(bob))
+  await eventually(() => messages.length, (count) => count === 1)
+})
+
+t.test('a link blackholed by a proxy: the client notices the silence, pings, reconnects and misses nothing', async (t) => {
+  const service = await buildService(t)
+  const relay = await mongoProxy(t, service.base)
+  const { client, messages, states, reaches } = watchedClient(t, {
+    url: `http://127.0.0.1:${new URL(relay.uri).port}/chat`,
+    channel: 'team',
+    getToken: () => token(alice),
+    liveness: { intervalMs: 300, timeoutMs: 300 }
+  })
+  client.connect()
+  await reaches('open')
+  const before = await post(`${service.base}/api/messages/team`, { content: 'before' }, bearer(bob))
+  await eventually(() => messages.length, (count) => count === 1)
+  relay.blackhole()
+  const during = await post(`${service.base}/api/messages/team`, { content: 'while blackholed' }, bearer(bob))
+  await eventually(() => states.filter((state) => state === 'open').length, (count) => count === 2, 10_000)
+  await eventually(() => messages.length, (count) => count === 2)
+  await sleep(200)
+  t.same(messages, [before.body, during.body], 'each once, in order')
+  t.same(states.slice(0, 4), ['connecting', 'open', 'reconnecting', 'open'])
 })
