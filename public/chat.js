@@ -1,10 +1,15 @@
-// The chat page: the client module against this service, on the page's own origin. Everything
-// a message holds is shown as text (textContent), never parsed as HTML.
+// The chat page: the client module against this service, on the page's own origin, with any
+// number of channels over one socket. Everything a message holds is shown as text
+// (textContent), never parsed as HTML.
 import { ChatClient } from './client/index.js'
+
+/** Messages kept per channel for the page; older ones are dropped from view. */
+const KEPT_PER_CHANNEL = 500
 
 const service = new URL('.', location.href)
 const connectForm = document.querySelector('#connect')
 const composeForm = document.querySelector('#compose')
+const channelList = document.querySelector('#channels')
 const messages = document.querySelector('#messages')
 const stateLine = document.querySelector('#state')
 const errorLine = document.querySelector('#error')
@@ -20,35 +25,47 @@ const stateText = {
 }
 
 let client
+/** Per channel: its messages, oldest first, and how many arrived while it was not selected. */
+let rooms = new Map()
+let selected
 
 connectForm.addEventListener('submit', (event) => {
   event.preventDefault()
   client?.close()
-  messages.replaceChildren()
   showError('')
+  const channels = [...new Set(channelField.value.split(',').map((channel) => channel.trim()).filter(Boolean))]
+  rooms = new Map(channels.map((channel) => [channel, { messages: [], unread: 0 }]))
+  channelList.replaceChildren(...channels.map(channelItem))
+  select(channels[0])
   const current = new ChatClient({
     url: service,
-    channel: channelField.value.trim(),
+    // One channel opens the socket on it (a refusal is then the upgrade's answer); several subscribe over one socket.
+    ...(channels.length === 1 ? { channel: channels[0] } : { channels }),
     // Read on every reconnect: a token pasted after the old one expired is picked up.
     getToken: () => tokenField.value.trim(),
     history: 50
   })
   client = current
   current.on('state', (state) => { if (client === current) showState(state) })
-  current.on('message', (message) => { if (client === current) show(message) })
-  current.on('error', (error) => { if (client === current) showError(error.message) })
+  current.on('message', (message) => { if (client === current) received(message) })
+  current.on('error', (error) => { if (client === current) refused(error) })
   current.connect()
   sendButton.disabled = false
+})
+
+channelList.addEventListener('click', (event) => {
+  const item = event.target.closest('li[data-channel]')
+  if (item !== null) select(item.dataset.channel)
 })
 
 composeForm.addEventListener('submit', async (event) => {
   event.preventDefault()
   const content = contentField.value
-  if (client === undefined || content.trim() === '') return
+  if (client === undefined || selected === undefined || content.trim() === '') return
   contentField.value = ''
   try {
     // While reconnecting the message waits, and is sent once the connection is back.
-    await client.send(content)
+    await client.send(selected, content)
   } catch (error) {
     showError(`Not sent: ${error.message}`)
     if (contentField.value === '') contentField.value = content
@@ -62,15 +79,65 @@ contentField.addEventListener('keydown', (event) => {
   }
 })
 
-function show (message) {
+function channelItem (channel) {
+  const item = document.createElement('li')
+  item.dataset.channel = channel
+  item.setAttribute('role', 'option')
+  item.append(textElement('span', 'name', channel), textElement('span', 'unread', ''))
+  return item
+}
+
+function select (channel) {
+  selected = channel
+  for (const item of channelList.children) item.setAttribute('aria-selected', String(item.dataset.channel === channel))
+  const room = rooms.get(channel)
+  if (room === undefined) return
+  room.unread = 0
+  showUnread(channel)
+  messages.replaceChildren(...room.messages.map(messageItem))
+  messages.lastElementChild?.scrollIntoView({ block: 'nearest' })
+}
+
+function received (message) {
+  const room = rooms.get(message.channel)
+  if (room === undefined) return
+  room.messages.push(message)
+  if (room.messages.length > KEPT_PER_CHANNEL) room.messages.shift()
+  if (message.channel !== selected) {
+    room.unread++
+    showUnread(message.channel)
+    return
+  }
+  const item = messageItem(message)
+  messages.append(item)
+  if (messages.children.length > KEPT_PER_CHANNEL) messages.firstElementChild.remove()
+  item.scrollIntoView({ block: 'nearest' })
+}
+
+function showUnread (channel) {
+  const badge = channelList.querySelector(`li[data-channel="${CSS.escape(channel)}"] .unread`)
+  if (badge !== null) badge.textContent = rooms.get(channel).unread > 0 ? String(rooms.get(channel).unread) : ''
+}
+
+/** A refused subscription takes its channel off the list. */
+function refused (error) {
+  const channel = error.body?.channel
+  if (channel !== undefined && !client.channels.includes(channel)) {
+    rooms.delete(channel)
+    channelList.querySelector(`li[data-channel="${CSS.escape(channel)}"]`)?.remove()
+    if (selected === channel) select(client.channels[0])
+  }
+  showError(error.message)
+}
+
+function messageItem (message) {
   const item = document.createElement('li')
   item.dataset.id = message.id
   const time = document.createElement('time')
   time.dateTime = message.createdAt
   time.textContent = new Date(message.createdAt).toLocaleTimeString()
   item.append(textElement('span', 'sender', message.sender), time, textElement('p', 'content', message.content))
-  messages.append(item)
-  item.scrollIntoView({ block: 'nearest' })
+  return item
 }
 
 function textElement (tag, className, text) {

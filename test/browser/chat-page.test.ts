@@ -1,7 +1,5 @@
 // The chat page in real Chromium, driven through its controls as a user would.
-// CHAT_PAGE_SCREENSHOT=1 also writes docs/chat-page.png, the README's screenshot.
 import t from 'tap'
-import { join } from 'node:path'
 import { launchBrowser, openChatPage, requireBuiltClient, sendFromPage, shownMessages } from '../browser.js'
 import { bearer, buildService, eventually, post, token } from '../helper.js'
 
@@ -42,10 +40,6 @@ t.test('two pages chat through the chat page: each sees every message once, in t
   t.same(stored.map((doc) => doc._id.toHexString()), annIds, 'in the order they were stored')
   t.equal(await annPage.page.inputValue('textarea[name=content]'), '', 'the field is cleared once sent')
   t.same([...annPage.pageErrors, ...bobPage.pageErrors], [], 'no script errors')
-
-  if (process.env.CHAT_PAGE_SCREENSHOT) {
-    await annPage.page.screenshot({ path: join(import.meta.dirname, '..', '..', 'docs', 'chat-page.png') })
-  }
 })
 
 t.test('a message holding HTML is shown as text and runs nothing', async (t) => {

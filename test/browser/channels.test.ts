@@ -1,0 +1,55 @@
+// The chat page with several channels over one socket, in real Chromium, as a user would use it.
+// CHAT_PAGE_SCREENSHOT=1 also writes docs/chat-page.png, the README's screenshot.
+import t from 'tap'
+import { join } from 'node:path'
+import { launchBrowser, openChatPage, requireBuiltClient, sendFromPage, shownMessages } from '../browser.js'
+import { bearer, buildService, eventually, post, token } from '../helper.js'
+
+requireBuiltClient()
+const ann = { id: 'ann', groups: ['g1', 'g2', 'g3', 'fresh'] }
+const ben = { id: 'ben', groups: ['g1', 'g2', 'g3', 'fresh'] }
+
+const unreadOf = (page: import('playwright-core').Page, channel: string) => page.textContent(`#channels [data-channel="${channel}"] .unread`)
+
+t.test('three channels over one socket: each channel an item, the selected one shown, unread counts for the others', async (t) => {
+  const browser = await launchBrowser(t)
+  const service = await buildService(t, { chatPage: true })
+  const { page, pageErrors } = await openChatPage(browser, `${service.base}/`, token(ann), 'g1, g2, g3')
+  t.same(await page.$$eval('#channels [data-channel]', (items) => items.map((item) => (item as HTMLElement).dataset.channel)), ['g1', 'g2', 'g3'])
+  t.match(await (await fetch(`${service.base}/metrics`)).text(), /^chat_websocket_connections 1$/m, 'one socket for the page')
+
+  await sendFromPage(page, 'hello g1')
+  await eventually(() => shownMessages(page), (shown) => shown.at(-1)?.content === 'hello g1')
+  const inG2 = await post(`${service.base}/api/messages/g2`, { content: 'news in g2' }, bearer(ben))
+  await post(`${service.base}/api/messages/g2`, { content: 'more in g2' }, bearer(ben))
+  await eventually(() => unreadOf(page, 'g2'), (text) => text === '2')
+  t.equal(await unreadOf(page, 'g1'), '', 'the selected channel counts nothing')
+  t.same((await shownMessages(page)).map((message) => message.content), ['hello g1'], 'only the selected channel is shown')
+
+  await page.click('#channels [data-channel="g2"]')
+  t.equal(await unreadOf(page, 'g2'), '', 'selecting clears the count')
+  const shown = await shownMessages(page)
+  t.same(shown.map((message) => message.content), ['news in g2', 'more in g2'])
+  t.equal(shown[0]!.id, inG2.body.id)
+  await sendFromPage(page, 'answer in g2')
+  const stored = await eventually(() => service.collection.find({ content: 'answer in g2' }).toArray(), (docs) => docs.length === 1)
+  t.equal(stored[0]!.channel, 'g2', 'the send goes to the selected channel')
+  t.same(pageErrors, [])
+  if (process.env.CHAT_PAGE_SCREENSHOT) await page.screenshot({ path: join(import.meta.dirname, '..', '..', 'docs', 'chat-page.png') })
+})
+
+t.test('two pages on a fresh, empty channel answer input at once: type, send, both show it', async (t) => {
+  const browser = await launchBrowser(t)
+  const service = await buildService(t, { chatPage: true })
+  const first = await openChatPage(browser, `${service.base}/`, token(ann), 'fresh')
+  const second = await openChatPage(browser, `${service.base}/`, token(ben), 'fresh')
+  for (const [{ page }, content] of [[first, 'first words'], [second, 'an answer']] as const) {
+    await page.bringToFront()
+    // A blocked main thread fails here: typing and clicking wait for the page to respond.
+    await page.locator('textarea[name=content]').pressSequentially(content, { timeout: 5_000 })
+    await page.click('button[name=send]', { timeout: 5_000 })
+    for (const { page: each } of [first, second]) await eventually(() => shownMessages(each), (shown) => shown.at(-1)?.content === content)
+  }
+  t.same((await shownMessages(second.page)).map((message) => message.content), ['first words', 'an answer'])
+  t.same([...first.pageErrors, ...second.pageErrors], [])
+})
