@@ -116,6 +116,16 @@ t.test('a socket sends to any channel its token may write to, acked, without sub
   await Promise.all([client.close(), watcher.close()])
 })
 
+t.test('a message sent right after its channel\'s subscribe frame comes back to the sender as well', async (t) => {
+  const service = await buildService(t)
+  const client = await Client.open(service.ws, { headers: bearer(ann) })
+  client.send({ subscribe: { channel: 'g1' } })
+  client.send({ channel: 'g1', content: 'right away', clientId: 'c1' })
+  t.match(await frameMatching(client, (frame) => frame.content === 'right away'), { channel: 'g1', sender: 'ann', clientId: 'c1' })
+  t.match(client.frames[0], { subscribed: { channel: 'g1' } }, 'subscribed comes first')
+  await client.close()
+})
+
 t.test('a socket opened with ?channel= takes subscribe frames too, and a message without channel still goes to its channel', async (t) => {
   const service = await buildService(t)
   const client = await Client.open(`${service.ws}?channel=g1`, { headers: bearer(ann) })

@@ -216,14 +216,16 @@ class SocketClient {
     }
     const request = { channel, sender: this.#connection.user, content, clientId }
     const subscribed = this.#subscriptions.get(channel)
-    if (this.#chained === 0 && this.#allowed.get(channel) === true && (subscribed === undefined || subscribed.isLive)) {
+    const step = this.#channelSteps.get(channel)
+    if (this.#chained === 0 && step === undefined && this.#allowed.get(channel) === true && (subscribed === undefined || subscribed.isLive)) {
       this.#admitNow(request, clientId)
       return
     }
-    // The sender's own echo must not be missed: on a subscribed channel, wait until it is live here.
+    // The sender's own echo must not be missed: after a subscribe sent before it, once the channel is live here.
     this.#chain(channel, this.#mayWriteTo(channel).then(async (allowed) => {
       if (!allowed) throw new Forbidden(channel)
-      await subscribed?.live
+      await step
+      await this.#subscriptions.get(channel)?.live
       return await this.#services.intake.admit(request)
     }), clientId)
   }
