@@ -4,7 +4,7 @@
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
-import { SettingsSchema, envName } from '../lib/settings.js'
+import { SettingsSchema, envName } from '../lib/config/settings.js'
 
 const root = resolve(import.meta.dirname, '..')
 const read = (path: string): string => readFileSync(join(root, path), 'utf8')
