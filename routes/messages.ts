@@ -127,7 +127,7 @@ const messages: FastifyPluginAsyncTypebox = async (app) => {
     const body = await readBody(request.raw, COUNTS_BODY_LIMIT)
     const channels = requestedChannels(request.query.channels, body)
     try {
-      return await app.chatFanout.counts(channels)
+      return await app.chatCounts.counts(channels)
     } catch (error) {
       request.log.warn({ err: error }, 'reading cluster counts failed')
       throw new Unavailable('cluster-wide counts need Redis, which is not reachable')

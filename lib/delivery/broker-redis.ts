@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import type { Result } from 'ioredis'
-import { countsOf, deliverLocally, type ChannelHold, type Fanout, type FanoutStatus, type Published } from './broker.js'
+import { deliverLocally, type ChannelHold, type Fanout, type FanoutStatus, type Published } from './broker.js'
 import type { Hub } from './hub.js'
 import { ready, type RedisClient } from './redis-connection.js'
 import { jsonAfterSeq, jsonBeforeSeq, withSeq, type ChatMessage, type Draft } from '../messages/message.js'
@@ -8,13 +7,9 @@ import { LocalSequencer, type Position } from '../messages/sequencer.js'
 import { ThrottledWarnings } from '../operations/throttled-warnings.js'
 import { frameCount } from './frame-bytes.js'
 
-// The counts keys share one hash tag, so that one transaction can write them on a cluster too.
-const COUNTS_PREFIX = 'chat:{counts}:'
-const INSTANCES_KEY = 'chat:{counts}:instances'
-const INSTANCE_ID_LENGTH = 16
-const COUNTS_DEBOUNCE_MS = 50
 /** A channel's sequencer state outlives its last message by this much; after it, a new epoch starts. */
 const SEQUENCE_TTL_MS = 24 * 60 * 60 * 1000
+const SEQUENCE_SWEEP_MS = 60_000
 /** How long Redis remembers a sender's clientId, so a resend to another instance before the first is stored is still recognised. */
 const CLIENT_ID_TTL_MS = 10 * 60 * 1000
 /** Channels whose newest seq this instance remembers at most (a floor for sequencing while Redis is away). */
@@ -136,8 +131,6 @@ export interface RedisFanoutOptions {
   sharded: boolean
   /** Whether Redis (every shard of a cluster) is reachable, for `status`. */
   isUp (): boolean
-  /** How long this instance's counts outlive it if it crashes. */
-  countsTtlMs: number
   log: { warn (object: object, message: string): void, info (object: object, message: string): void }
 }
 
@@ -146,14 +139,11 @@ export interface RedisFanoutOptions {
  * instance has local clients on it. Redis also orders each channel (see publishScript), and every
  * instance, the publishing one included, delivers from its subscription, so every client sees a
  * channel in the one order that catch-up and history use. While Redis is unreachable an instance
- * orders and delivers its own messages locally. Counts: each instance keeps its own per-channel
- * counts in a hash that expires unless refreshed, and lists itself in a sorted set scored by that expiry.
+ * orders and delivers its own messages locally. (The per-channel counts are presence-counts-redis.ts.)
  */
 export class RedisFanout implements Fanout {
-  readonly instanceId = randomBytes(INSTANCE_ID_LENGTH / 2).toString('hex')
   readonly #options: RedisFanoutOptions
   readonly #warnings: ThrottledWarnings
-  readonly #countsKey = `${COUNTS_PREFIX}${this.instanceId}`
   readonly #subscriptions = new Map<string, Promise<unknown>>()
   /** Channels held live for clients about to join (see `hold`), by number of holds. */
   readonly #holds = new Map<string, number>()
@@ -161,7 +151,6 @@ export class RedisFanout implements Fanout {
   readonly #fallback = new LocalSequencer()
   readonly #newestSeen = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
-  #soon: NodeJS.Timeout | undefined
   /** By channel, in call order. */
   #pending = new Map<string, PendingPublish[]>()
 
@@ -173,26 +162,18 @@ export class RedisFanout implements Fanout {
     subscriber.on(sharded ? 'smessageBuffer' : 'messageBuffer', (redisChannel: Buffer, payload: Buffer) => this.#receive(redisChannel, payload))
     hub.watch({
       onChannelOpened: (channel) => this.#subscribe(channel),
-      onChannelClosed: (channel) => { if (!this.#holds.has(channel)) this.#unsubscribe(channel) },
-      onCountChanged: () => this.#countsDidChange()
+      onChannelClosed: (channel) => { if (!this.#holds.has(channel)) this.#unsubscribe(channel) }
     })
   }
 
   start (): void {
-    this.#refreshCounts()
-    this.#timer = setInterval(() => {
-      this.#refreshCounts()
-      this.#fallback.forgetIdle(SEQUENCE_TTL_MS)
-    }, Math.floor(this.#options.countsTtlMs / 3))
+    this.#timer = setInterval(() => this.#fallback.forgetIdle(SEQUENCE_TTL_MS), SEQUENCE_SWEEP_MS)
+    this.#timer.unref()
   }
 
-  /** Clean shutdown: this instance's clients leave the counts at once. */
-  async stop (): Promise<void> {
+  stop (): void {
     clearInterval(this.#timer)
-    clearTimeout(this.#soon)
     this.#timer = undefined
-    const { publisher } = this.#options
-    await publisher.multi().del(this.#countsKey).zrem(INSTANCES_KEY, this.instanceId).exec().catch(() => {})
   }
 
   publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published> {
@@ -348,22 +329,6 @@ export class RedisFanout implements Fanout {
     return fallback !== undefined && fallback.seq > position.seq ? fallback : position
   }
 
-  async counts (channels: string[]): Promise<Record<string, number>> {
-    const { publisher, hub } = this.#options
-    const totals = channels.map((channel) => hub.count(channel))
-    const instances = (await ready(publisher).zrangebyscore(INSTANCES_KEY, Date.now(), '+inf'))
-      .filter((instance) => instance !== this.instanceId)
-    if (instances.length > 0) {
-      const pipeline = publisher.pipeline()
-      for (const instance of instances) pipeline.hmget(COUNTS_PREFIX + instance, ...channels)
-      for (const [error, values] of (await pipeline.exec()) ?? []) {
-        if (error !== null) throw error
-        ;(values as Array<string | null>).forEach((value, index) => { totals[index]! += Number(value ?? 0) })
-      }
-    }
-    return countsOf(channels, (_channel, index) => totals[index]!)
-  }
-
   status (): FanoutStatus {
     return this.#options.isUp() ? 'up' : 'down'
   }
@@ -404,33 +369,6 @@ export class RedisFanout implements Fanout {
   #remember (channel: string, seq: number): void {
     if (this.#newestSeen.size >= REMEMBERED_CHANNELS && !this.#newestSeen.has(channel)) this.#newestSeen.clear()
     this.#newestSeen.set(channel, seq)
-  }
-
-  /** Other instances see a change within COUNTS_DEBOUNCE_MS, however many sockets come and go. */
-  #countsDidChange (): void {
-    if (this.#timer === undefined || this.#soon !== undefined) return
-    this.#soon = setTimeout(() => {
-      this.#soon = undefined
-      this.#refreshCounts()
-    }, COUNTS_DEBOUNCE_MS)
-  }
-
-  #refreshCounts (): void {
-    this.#publishCounts().catch((error: unknown) => this.#warnings.warn(error, 'publishing counts to Redis failed'))
-  }
-
-  async #publishCounts (): Promise<void> {
-    const { publisher, hub, countsTtlMs } = this.#options
-    const expiresAt = Date.now() + countsTtlMs
-    // The whole hash every time, not only changes: a Redis that restarted or was flushed in
-    // between has lost it, and a lone PEXPIRE would not bring it back.
-    const transaction = ready(publisher).multi().del(this.#countsKey)
-    const counts = hub.counts()
-    if (counts.size > 0) transaction.hset(this.#countsKey, Object.fromEntries(counts))
-    transaction.pexpire(this.#countsKey, countsTtlMs)
-      .zadd(INSTANCES_KEY, expiresAt, this.instanceId)
-      .zremrangebyscore(INSTANCES_KEY, '-inf', Date.now())
-    await transaction.exec()
   }
 
   #follow (command: Promise<unknown>, what: string): void {

@@ -11,7 +11,7 @@ export interface Published {
   duplicate: boolean
 }
 
-/** Ordering and delivery of a channel's messages across every instance, and the counts that go with it. */
+/** Ordering and delivery of a channel's messages across every instance. */
 export interface Fanout {
   /**
    * Gives the draft its place (seq) in the channel, hands the message to `accept` (which queues it
@@ -33,8 +33,6 @@ export interface Fanout {
    * instance's clients live, and every message up to it is stored or queued somewhere.
    */
   frontier (channel: string): Promise<Position | undefined>
-  /** Connected clients per channel, across every instance. */
-  counts (channels: string[]): Promise<Record<string, number>>
   status (): FanoutStatus
 }
 
@@ -50,17 +48,6 @@ export function deliverLocally (hub: Hub, message: ChatMessage): void {
   hub.broadcast(message.channel, message.seq, textFrameOf(messageJson(message, String(message.seq))))
 }
 
-/**
- * Counts by channel, as a record. A prototype-less object is a hash table from the start in V8;
- * Object.fromEntries of 1,000 channels built 1,000 hidden classes instead, most of a counts
- * request's CPU.
- */
-export function countsOf (channels: readonly string[], count: (channel: string, index: number) => number): Record<string, number> {
-  const counts: Record<string, number> = Object.create(null)
-  channels.forEach((channel, index) => { counts[channel] = count(channel, index) })
-  return counts
-}
-
 /** One instance: the local sequencer orders each channel, and the local hub knows every client. */
 export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
   return {
@@ -73,7 +60,6 @@ export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
     live: () => Promise.resolve(),
     hold: () => ({ live: Promise.resolve(), release: () => {} }),
     frontier: (channel) => Promise.resolve(sequencer.current(channel)),
-    counts: async (channels) => countsOf(channels, (channel) => hub.count(channel)),
     status: () => 'single-instance'
   }
 }

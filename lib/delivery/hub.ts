@@ -31,16 +31,16 @@ export class Hub {
   readonly #clients = new Set<Client>()
   readonly #delivered: (recipients: number) => void
   #subscriptions = 0
-  #events: HubEvents = {}
+  readonly #watchers: HubEvents[] = []
 
   /** `delivered` hears of every broadcast once, with its number of recipients (for metrics). */
   constructor (delivered: (recipients: number) => void = () => {}) {
     this.#delivered = delivered
   }
 
-  /** Follows which channels have local subscribers (to subscribe to them elsewhere, say). */
+  /** Follows which channels have local subscribers (to subscribe to them elsewhere, say), and how many. */
   watch (events: HubEvents): void {
-    this.#events = events
+    this.#watchers.push(events)
   }
 
   opened (client: Client): void {
@@ -56,12 +56,12 @@ export class Hub {
     if (subscribers === undefined) {
       subscribers = new Set()
       this.#channels.set(channel, subscribers)
-      this.#events.onChannelOpened?.(channel)
+      for (const watcher of this.#watchers) watcher.onChannelOpened?.(channel)
     }
     if (subscribers.has(subscriber)) return
     subscribers.add(subscriber)
     this.#subscriptions++
-    this.#events.onCountChanged?.()
+    for (const watcher of this.#watchers) watcher.onCountChanged?.()
   }
 
   leave (channel: string, subscriber: Subscriber): void {
@@ -70,9 +70,9 @@ export class Hub {
     this.#subscriptions--
     if (subscribers.size === 0) {
       this.#channels.delete(channel)
-      this.#events.onChannelClosed?.(channel)
+      for (const watcher of this.#watchers) watcher.onChannelClosed?.(channel)
     }
-    this.#events.onCountChanged?.()
+    for (const watcher of this.#watchers) watcher.onCountChanged?.()
   }
 
   /**
