@@ -9,6 +9,7 @@ import type { Admission, Sent } from '../lib/messages/message-intake.js'
 import { ChannelId, errorResponse, MAX_MESSAGE_JSON_BYTES, MessageId, Unauthorized } from '../lib/protocol/schemas.js'
 import { SocketSubscriber } from '../lib/delivery/socket-subscriber.js'
 import { within } from '../lib/util/within.js'
+import type { Claims } from '../lib/auth/access.js'
 import { claimsOf } from '../plugins/auth.js'
 import { toErrorBody } from '../plugins/error-replies.js'
 import { SETTLE_MS } from '../plugins/messages.js'
@@ -23,6 +24,7 @@ const CATCH_UP_MEMORY_WAIT_MS = 10_000
 const WsQuery = Type.Object({
   channel: { ...ChannelId, description: 'The channel to join' },
   since: Type.Optional({ ...MessageId, description: 'The last message id the client received: the missed messages come first' }),
+  presence: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: '`true`: the socket gets the channel\'s presence frames (`presence`, then `join` and `leave`)' })),
   access_token: Type.Optional(Type.String({ description: 'The token, for browsers, which cannot set headers on a WebSocket (the Authorization header is tried first)' }))
 })
 
@@ -30,9 +32,12 @@ const WS_DESCRIPTION = `Opens a WebSocket on one channel. The token and the acce
 Browsers, which cannot set headers on a WebSocket, can pass the token as the subprotocol pair \`access_token, <token>\` (the server then answers with the \`access_token\` subprotocol) or as the \`access_token\` query parameter.
 
 **Client to server**, text frames: \`{"content": "...", "clientId": "..."}\`, as the body of sendMessage (\`clientId\` optional). Each accepted frame becomes a message on the channel, sent by the token's \`id\`; a socket's frames keep their order.
+Typing notices: \`{"typing": {"channel": "..."}}\` (the user needs access to the channel; otherwise an error frame 403 CHAT_FORBIDDEN with \`channel\`); at most one per user and channel is relayed every TYPING_INTERVAL_MS, the rest are dropped. Never stored, not counted as messages.
 
 **Server to client**, text frames:
 - a message, \`{"id", "channel", "sender", "content", "createdAt", "seq", "clientId"?}\`, as sendMessage answers it: every message sent to the channel over WebSocket or REST, the client's own included, in \`seq\` order;
+- with \`presence=true\`: first \`{"presence": {"channel", "users"}}\` (the first 100 present users, sorted, as GET /api/channels/{channel}/presence), then \`{"join": {"channel", "user"}}\` when a user's first socket anywhere subscribes and \`{"leave": {"channel", "user"}}\` PRESENCE_LEAVE_DELAY_MS after their last one goes (none above PRESENCE_EVENTS_MAX_USERS present users);
+- \`{"typing": {"channel", "user"}}\` when another user of the channel types (never the socket's own user's notices);
 - an ack, \`{"ack": {"clientId", "id"}}\`, to the sending socket for every frame with a clientId (a resend is acked with the first message's id and not broadcast again; with ACK_AFTER_STORE, only once the message is stored);
 - an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?}}\` (ChatError under "error", with the frame's clientId): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has an invalid content (a lone surrogate included) or clientId, or is binary; 413 CHAT_BODY_TOO_LARGE for a frame over 64 KiB; 429 CHAT_RATE_LIMITED when the user sends faster than USER_MESSAGE_RATE allows; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; during a catch-up, 400 CHAT_UNKNOWN_SINCE, 503 CHAT_CATCH_UP_GAP, and 503 CHAT_CATCH_UP_BUSY when too many clients catch up at once (the rest of the missed messages are not sent; live ones follow). The connection stays open.
 
@@ -90,7 +95,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
       const claims = claimsOf(request)
-      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
+      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp, claims, request.query.presence === 'true')
       const release = holds.get(request.raw)
       if (release !== undefined) {
         release()
@@ -99,7 +104,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
-  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined): void {
+  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined, claims: Claims, withPresence: boolean): void {
     // @fastify/websocket's own error listener holds the request and reply (with the raw HTTP
     // request and response) for the socket's lifetime, about 2.5 KiB per idle connection.
     // This one holds nothing: an error on an open socket only needs logging, and ws closes it.
@@ -107,7 +112,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     socket.removeAllListeners('error')
     socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
     releaseUpgradeResponse(socket)
-    const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
+    const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined, user: sender })
     const sendError = (error: unknown, clientId?: string): void => subscriber.send(errorFrame(toErrorBody(error as Error), clientId))
     const refuse = (error: unknown, clientId?: string): void => {
       app.chatMetrics.refusedWith(error)
@@ -121,11 +126,14 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     }
 
     app.chatHub.join(channel, subscriber)
+    // Presence (issue 32): belongs to the subscription once sockets have several.
+    const leavePresence = app.chatPresence.enter(channel, sender, withPresence ? subscriber : undefined)
     app.chatTokenExpiry.watch(subscriber, exp)
     connections.opened(sender)
     socket.on('close', () => {
       connections.closed(sender)
       app.chatHub.leave(channel, subscriber)
+      leavePresence()
       app.chatTokenExpiry.unwatch(subscriber, exp)
     })
     const commit = (admission: Admission, clientId: string | undefined): void => {
@@ -158,6 +166,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       )
     }
     socket.on('message', (data: Buffer, isBinary: boolean) => {
+      // Typing notices (issue 32): belongs in the frame dispatcher once there is one.
+      if (app.chatTyping.handle(data, isBinary, claims, (text) => subscriber.send(text))) return
       let frame
       try {
         frame = readSendFrame(data, isBinary)

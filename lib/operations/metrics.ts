@@ -48,6 +48,9 @@ export interface ChatMetrics {
   watchQueueDepth (read: () => number): void
   watchConnections (read: () => number): void
   watchRedis (isUp: () => boolean): void
+  watchPresence (read: () => number): void
+  typingRelayed (): void
+  typingDropped (): void
   /** The Prometheus text exposition. */
   scrape (): Promise<string>
   /** Takes the service's metrics out of a registry it shares with a host. */
@@ -67,6 +70,9 @@ export const disabledMetrics: ChatMetrics = {
   watchQueueDepth () {},
   watchConnections () {},
   watchRedis () {},
+  watchPresence () {},
+  typingRelayed () {},
+  typingDropped () {},
   scrape: async () => '',
   unregister () {}
 }
@@ -112,11 +118,14 @@ export class PrometheusMetrics implements ChatMetrics {
   readonly #accepted: Record<Transport, number> = { rest: 0, ws: 0 }
   readonly #refused = Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>
   #deliveries = 0
+  #typingRelayed = 0
+  #typingDropped = 0
   #stored = 0
   #deadLettered = 0
   #replayed = 0
   #queueDepth = (): number => 0
   #connections = (): number => 0
+  #presentUsers = (): number => 0
 
   constructor (options: PrometheusMetricsOptions) {
     const registry = this.#registry = options.registry
@@ -128,6 +137,9 @@ export class PrometheusMetrics implements ChatMetrics {
       this.#counter('chat_messages_dead_lettered_total', 'Messages written to the dead-letter file (retries exhausted, or unwritten at shutdown).', undefined, () => this.#deadLettered)
       this.#counter('chat_messages_replayed_total', 'Messages stored in MongoDB from the dead-letter file.', undefined, () => this.#replayed)
       this.#counter('chat_deliveries_total', 'Messages written to local WebSockets: one per message per socket.', undefined, () => this.#deliveries)
+      this.#counter('chat_typing_relayed_total', 'Typing notices from this instance\'s clients relayed to the channel (on every instance).', undefined, () => this.#typingRelayed)
+      this.#counter('chat_typing_dropped_total', 'Typing notices dropped: more than one per user and channel within TYPING_INTERVAL_MS.', undefined, () => this.#typingDropped)
+      this.#gauge('chat_presence_users', 'Distinct users with a socket on this instance subscribed to some channel.', () => this.#presentUsers())
       this.#gauge('chat_websocket_connections', 'Open WebSocket connections of this instance.', () => this.#connections())
       this.#gauge('chat_write_queue_depth', 'Accepted messages not yet stored.', () => this.#queueDepth())
       this.#batchSeconds = this.#own(new Histogram({
@@ -193,6 +205,18 @@ export class PrometheusMetrics implements ChatMetrics {
 
   watchRedis (isUp: () => boolean): void {
     this.#gauge('chat_redis_up', '1 while both Redis connections (publish and subscribe) are ready (on a Redis Cluster: and every shard answers), 0 otherwise.', () => (isUp() ? 1 : 0))
+  }
+
+  watchPresence (read: () => number): void {
+    this.#presentUsers = read
+  }
+
+  typingRelayed (): void {
+    this.#typingRelayed++
+  }
+
+  typingDropped (): void {
+    this.#typingDropped++
   }
 
   async scrape (): Promise<string> {
