@@ -46,8 +46,8 @@ async function presence (app: FastifyInstance): Promise<void> {
 
   app.decorate('chatPresence', {
     enter (channel, user, listener) {
-      present.add(channel, user)
-      if (listener !== undefined) listeners.listen(channel, listener)
+      const counted = present.add(channel, user)
+      if (listener !== undefined) listeners.listen(channel, listener, counted)
       let entered = true
       return () => {
         if (!entered) return

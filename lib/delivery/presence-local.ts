@@ -14,7 +14,7 @@ export class LocalPresence implements Presence {
     })
   }
 
-  add (channel: string, user: string): void {
+  async add (channel: string, user: string): Promise<void> {
     this.#tracker.add(channel, user)
   }
 

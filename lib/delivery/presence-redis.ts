@@ -78,8 +78,10 @@ export class RedisPresence implements Presence {
     })
   }
 
-  add (channel: string, user: string): void {
-    if (!this.#stopped) this.#tracker.add(channel, user)
+  async add (channel: string, user: string): Promise<void> {
+    if (this.#stopped) return
+    this.#tracker.add(channel, user)
+    await this.#chains.get(keyOf(channel, user))
   }
 
   remove (channel: string, user: string): void {

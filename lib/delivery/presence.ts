@@ -16,8 +16,8 @@ export const LEAVE_SIGNAL = 'leave'
  * JOIN_SIGNAL or LEAVE_SIGNAL.
  */
 export interface Presence {
-  /** A socket of the user subscribed to the channel. */
-  add (channel: string, user: string): void
+  /** A socket of the user subscribed to the channel. Resolves once `users` counts them (it never rejects). */
+  add (channel: string, user: string): Promise<void>
   /** A socket of the user that `add` counted unsubscribed (or closed). */
   remove (channel: string, user: string): void
   users (channel: string, limit: number): Promise<PresentUsers>

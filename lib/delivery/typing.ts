@@ -1,4 +1,5 @@
 import type { Claims } from '../auth/access.js'
+import { isValidChannelId } from '../protocol/channel.js'
 import { Forbidden, InvalidMessage } from '../protocol/errors.js'
 import { textFrameOf } from './frame-bytes.js'
 import type { Hub } from './hub.js'
@@ -23,18 +24,20 @@ export interface TypingOptions {
  * Typing notices: `{"typing": {"channel": "g1"}}` from a client goes, through the signals, to the
  * sockets of the channel on every instance but those of its sender, as
  * `{"typing": {"channel": "g1", "user": "ann"}}`. Never stored, never counted as a message.
+ *
+ * The throttle holds across instances (a user may type in two tabs on two instances): each
+ * instance relays at most one notice per user and channel per interval, whichever instance it
+ * came from, and does not even publish one that would be dropped.
  */
 export class Typing {
   readonly #options: TypingOptions
-  /** When each user last had a notice relayed, per channel ("channel\nuser"). */
+  /** When this instance last relayed a notice of each user, per channel ("channel\nuser"). */
   #lastRelayed = new Map<string, number>()
   #sweep: NodeJS.Timeout | undefined
 
   constructor (options: TypingOptions) {
     this.#options = options
-    options.signals.on(TYPING_SIGNAL, (channel, user) => {
-      options.hub.relay(channel, textFrameOf(JSON.stringify({ typing: { channel, user } })), user)
-    })
+    options.signals.on(TYPING_SIGNAL, (channel, user) => this.#relay(channel, user))
   }
 
   start (): void {
@@ -59,23 +62,33 @@ export class Typing {
     }
     if (typeof frame !== 'object' || frame === null || !('typing' in frame)) return undefined
     const channel = (frame.typing as { channel?: unknown } | null)?.channel
-    if (typeof channel !== 'string' || channel.length === 0) throw new InvalidMessage('a typing frame is {"typing": {"channel": "<channel id>"}}')
+    if (typeof channel !== 'string' || !isValidChannelId(channel)) throw new InvalidMessage('a typing frame is {"typing": {"channel": "<channel id>"}}')
     return channel
   }
 
   /** Relays the user's notice, unless one was relayed less than the interval ago. Rejects with Forbidden without access to the channel. */
   async typed (claims: Claims, channel: string): Promise<void> {
-    const { authorize, signals, intervalMs, relayed, dropped } = this.#options
+    const { authorize, signals, relayed, dropped } = this.#options
     if (!await authorize(claims, channel)) throw new Forbidden(channel)
-    const key = `${channel}\n${claims.id}`
-    const now = Date.now()
-    if (now - (this.#lastRelayed.get(key) ?? Number.NEGATIVE_INFINITY) < intervalMs) {
+    if (this.#tooSoon(channel, claims.id)) {
       dropped()
       return
     }
-    this.#lastRelayed.set(key, now)
     relayed()
     signals.publish(channel, TYPING_SIGNAL, claims.id)
+  }
+
+  #relay (channel: string, user: string): void {
+    if (this.#tooSoon(channel, user)) {
+      this.#options.dropped()
+      return
+    }
+    this.#lastRelayed.set(`${channel}\n${user}`, Date.now())
+    this.#options.hub.relay(channel, textFrameOf(JSON.stringify({ typing: { channel, user } })), user)
+  }
+
+  #tooSoon (channel: string, user: string): boolean {
+    return Date.now() - (this.#lastRelayed.get(`${channel}\n${user}`) ?? Number.NEGATIVE_INFINITY) < this.#options.intervalMs
   }
 
   #forgetOld (): void {
