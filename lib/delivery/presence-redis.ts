@@ -60,6 +60,8 @@ export class RedisPresence implements Presence {
   /** Something failed: put Redis right at the next heartbeat. */
   #dirty = false
   #stopped = false
+  /** A heartbeat that outlasts the interval (Redis slow) is not joined by the next one. */
+  #beating = false
   #timer: NodeJS.Timeout | undefined
 
   constructor (options: RedisPresenceOptions) {
@@ -150,10 +152,12 @@ export class RedisPresence implements Presence {
   }
 
   #heartbeat (): void {
+    if (this.#beating) return
+    this.#beating = true
     this.#beat().catch((error: unknown) => {
       this.#dirty = true
       this.#warnings.warn(error, 'presence heartbeat to Redis failed')
-    })
+    }).finally(() => { this.#beating = false })
   }
 
   async #beat (): Promise<void> {
