@@ -18,6 +18,9 @@ import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
+import signals from './plugins/signals.js'
+import presence from './plugins/presence.js'
+import typing from './plugins/typing.js'
 import limits from './plugins/limits.js'
 import routeRateLimits from './plugins/rate-limit.js'
 import origins from './plugins/origins.js'
@@ -43,6 +46,10 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(fanout)
   await app.register(limits)
   await app.register(messages)
+  // Ephemeral events between instances, then what rides on them: presence and typing.
+  await app.register(signals)
+  await app.register(presence)
+  await app.register(typing)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
   app.setValidatorCompiler(TypeBoxValidatorCompiler)

@@ -13,22 +13,29 @@ const CATCH_UP_MEMORY_WAIT_MS = 10_000
 
 const WsQuery = Type.Object({
   channel: Type.Optional({ ...ChannelId, description: 'A channel to start subscribed to; without it the socket starts with none (see the subscribe frame)' }),
-  since: Type.Optional({ ...MessageId, description: 'The last message id the client received: the missed messages come first' }),
+  since: Type.Optional({ ...MessageId, description: 'With channel: the last message id the client received, the missed messages come first' }),
+  presence: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'With channel, `true`: the socket gets its presence frames (`presence`, then `join` and `leave`)' })),
   access_token: Type.Optional(Type.String({ description: 'The token, for browsers, which cannot set headers on a WebSocket (the Authorization header is tried first)' }))
 })
 type WsQuery = Static<typeof WsQuery>
 
-const WS_DESCRIPTION = `Opens a WebSocket on one channel. The token and the access check apply at the upgrade; a refused upgrade is an ordinary HTTP answer in the error shape.
+const WS_DESCRIPTION = `Opens a WebSocket for any number of channels. The token (and, with \`channel\`, the access check) apply at the upgrade; a refused upgrade is an ordinary HTTP answer in the error shape.
 Browsers, which cannot set headers on a WebSocket, can pass the token as the subprotocol pair \`access_token, <token>\` (the server then answers with the \`access_token\` subprotocol) or as the \`access_token\` query parameter.
 
-**Client to server**, text frames: \`{"content": "...", "clientId": "..."}\`, as the body of sendMessage (\`clientId\` optional). Each accepted frame becomes a message on the channel, sent by the token's \`id\`; a socket's frames keep their order.
+**Client to server**, text frames:
+- \`{"subscribe": {"channel", "since"?, "presence"?}}\` → \`{"subscribed": {"channel"}}\` once live (then, with \`since\`, every message after it, then the live ones); \`{"unsubscribe": {"channel"}}\` → \`{"unsubscribed": {"channel"}}\`; at most MAX_CHANNELS_PER_CONNECTION channels;
+- a message, \`{"channel", "content", "clientId"?}\` (\`channel\` may be left out on a socket opened with \`?channel=\`): it needs the access a REST post needs, not a subscription; a socket's messages keep their order;
+- \`{"typing": {"channel"}}\`: at most one per user and channel is relayed every TYPING_INTERVAL_MS, the rest are dropped; never stored;
+- \`{"ping": {}}\` → \`{"pong": {}}\`.
 
 **Server to client**, text frames:
-- a message, \`{"id", "channel", "sender", "content", "createdAt", "seq", "clientId"?}\`, as sendMessage answers it: every message sent to the channel over WebSocket or REST, the client's own included, in \`seq\` order;
-- an ack, \`{"ack": {"clientId", "id"}}\`, to the sending socket for every frame with a clientId (a resend is acked with the first message's id and not broadcast again; with ACK_AFTER_STORE, only once the message is stored);
-- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?}}\` (ChatError under "error", with the frame's clientId): 400 CHAT_INVALID_MESSAGE for a frame that is not JSON, has an invalid content (a lone surrogate included) or clientId, or is binary; 413 CHAT_BODY_TOO_LARGE for a frame over 64 KiB; 429 CHAT_RATE_LIMITED when the user sends faster than USER_MESSAGE_RATE allows; 503 CHAT_UNAVAILABLE when the write queue is full or the service is shutting down; during a catch-up, 400 CHAT_UNKNOWN_SINCE, 503 CHAT_CATCH_UP_GAP, and 503 CHAT_CATCH_UP_BUSY when too many clients catch up at once (the rest of the missed messages are not sent; live ones follow). The connection stays open.
+- a message, \`{"id", "channel", "sender", "content", "createdAt", "seq", "clientId"?}\`, as sendMessage answers it: every message of each subscribed channel, the client's own included, in \`seq\` order;
+- with presence (\`presence: true\` or \`presence=true\`): first \`{"presence": {"channel", "users"}}\` (the first 100 present users, sorted), then \`{"join": {"channel", "user"}}\` and \`{"leave": {"channel", "user"}}\` (none above PRESENCE_EVENTS_MAX_USERS present users);
+- \`{"typing": {"channel", "user"}}\` when another user of a subscribed channel types;
+- an ack, \`{"ack": {"clientId", "id"}}\`, for every message frame with a clientId (a resend is acked with the first message's id and not broadcast again; with ACK_AFTER_STORE, only once stored);
+- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?, "channel"?}}\`: 400 CHAT_INVALID_MESSAGE, CHAT_INVALID_CHANNEL or CHAT_INVALID_FRAME, 403 CHAT_FORBIDDEN, 413 CHAT_BODY_TOO_LARGE (over 64 KiB), 429 CHAT_RATE_LIMITED or CHAT_TOO_MANY_CHANNELS, 503 CHAT_UNAVAILABLE; during a catch-up, 400 CHAT_UNKNOWN_SINCE, 503 CHAT_CATCH_UP_GAP and 503 CHAT_CATCH_UP_BUSY. The connection stays open.
 
-**Catch-up** (\`since\`): every message of the channel after that one, on any instance, in seq order, then the live ones, none twice.
+**Heartbeat**: a ping control frame every WS_PING_INTERVAL_MS; a socket silent for WS_PING_INTERVAL_MS + WS_PONG_TIMEOUT_MS is cut off.
 
 **Close codes**: 1001 when the service shuts down, 1009 for a frame over 1 MiB, 1011 when the missed messages cannot be read, 4001 when the token expires.`
 
@@ -53,6 +60,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     },
     settleMs: SETTLE_MS,
     maxChannels: settings.maxChannelsPerConnection,
+    presence: app.chatPresence,
+    typing: app.chatTyping,
     log: app.log
   }
 
@@ -107,8 +116,8 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
       releaseUpgradeResponse(socket)
-      const { channel, since } = request.query
-      serveSocket(services, socket, { claims: claimsOf(request), channel, since })
+      const { channel, since, presence } = request.query
+      serveSocket(services, socket, { claims: claimsOf(request), channel, since, presence: presence === 'true' })
       const release = holds.get(request.raw)
       if (release !== undefined) {
         release()

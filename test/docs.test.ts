@@ -100,10 +100,10 @@ t.test('the document passes a real OpenAPI validator and documents every route w
   const operations = Object.entries(document.paths as Record<string, Record<string, any>>)
     .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })))
   t.same(operations.map((operation) => operation.name).sort(), [
-    'GET /chat/api/messages/counts', 'GET /chat/api/messages/{channel_id}', 'GET /chat/health', 'GET /chat/metrics',
+    'GET /chat/api/channels/{channel}/presence', 'GET /chat/api/messages/counts', 'GET /chat/api/messages/{channel_id}', 'GET /chat/health', 'GET /chat/metrics',
     'GET /chat/ready', 'GET /chat/ws', 'POST /chat/api/messages/{channel_id}'
   ], 'every route of the service, and nothing of the host or the viewer')
-  const authenticated = ['POST /chat/api/messages/{channel_id}', 'GET /chat/api/messages/{channel_id}', 'GET /chat/ws']
+  const authenticated = ['POST /chat/api/messages/{channel_id}', 'GET /chat/api/messages/{channel_id}', 'GET /chat/ws', 'GET /chat/api/channels/{channel}/presence']
   for (const { name, operation } of operations) {
     t.ok(operation.operationId && operation.summary && operation.description && operation.tags?.length === 1, `${name} is described`)
     t.same(operation.security, authenticated.includes(name) ? [{ bearerAuth: [] }] : undefined, `${name}: bearer security exactly where a token is checked`)
@@ -124,7 +124,7 @@ t.test('the document passes a real OpenAPI validator and documents every route w
   t.match(ws.responses['101'], { description: /Switching Protocols/ })
   t.notOk(ws.responses['101'].content)
   t.match(ws.description, /Client to server[\s\S]*"content"[\s\S]*Server to client[\s\S]*"error"[\s\S]*Close codes/, 'the frames both ways')
-  t.same(ws.parameters.map((parameter: { name: string }) => parameter.name).sort(), ['access_token', 'channel', 'since'])
+  t.same(ws.parameters.map((parameter: { name: string }) => parameter.name).sort(), ['access_token', 'channel', 'presence', 'since'])
 })
 
 t.test('real answers of every route match the document, and every documented status is really answered', async (t) => {
@@ -170,6 +170,13 @@ t.test('real answers of every route match the document, and every documented sta
   check('GET', send, await answer(`${service.base}/api/messages/team`))
   check('GET', send, await answer(`${service.base}/api/messages/${'a'.repeat(101)}`, { headers: user }))
   check('GET', send, await answer(`${away.base}/api/messages/team`, { headers: user }))
+
+  const presence = '/chat/api/channels/{channel}/presence'
+  check('GET', presence, await answer(`${service.base}/api/channels/team/presence`, { headers: user }))
+  check('GET', presence, await answer(`${service.base}/api/channels/team/presence?limit=0`, { headers: user }))
+  check('GET', presence, await answer(`${service.base}/api/channels/team/presence`))
+  check('GET', presence, await answer(`${service.base}/api/channels/bob/presence`, { headers: user }))
+  check('GET', presence, await answer(`${service.base}/api/channels/${'a'.repeat(101)}/presence`, { headers: user }))
 
   check('GET', counts, await answer(`${service.base}/api/messages/counts?channels=team,alice`))
   check('GET', counts, await answer(`${service.base}/api/messages/counts`))

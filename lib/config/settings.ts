@@ -28,7 +28,10 @@ export const SettingsSchema = Type.Object({
     pattern: '^\\s*[^,\\s]+:\\d{1,5}\\s*(,\\s*[^,\\s]+:\\d{1,5}\\s*)*$',
     description: 'A Redis Cluster for fan-out (sharded pub/sub) and counts: comma-separated host:port seeds; exclusive with REDIS_URL'
   })),
-  countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible' }),
+  countsTtlMs: Type.Integer({ minimum: 300, default: 3_000, description: 'How long the counts of an instance that crashed stay visible; its users leave presence soon after' }),
+  presenceLeaveDelayMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 3_000, description: 'How long a user stays present after their last socket on an instance closes (a page reload does not leave and join again)' }),
+  presenceEventsMaxUsers: Type.Integer({ minimum: 0, default: 1_000, description: 'Above this many present users a channel sends no join and leave frames' }),
+  typingIntervalMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2_000, description: 'At most one typing notice per user and channel is relayed per this; the rest are dropped' }),
   writeBatchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
   writeBatchWindowMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: `How far apart batch writes start at least (a message after a quiet spell is written at once); default ${WRITE_BATCH_WINDOW_MS.default}, or ${WRITE_BATCH_WINDOW_MS.ackAfterStore} with ACK_AFTER_STORE (the sender waits for it)` })),
   writeQueueMax: Type.Integer({ minimum: 1, default: 100_000 }),

@@ -36,6 +36,10 @@ export interface SocketServices {
   connections: { opened (user: string): void, closed (user: string): void }
   catchUpMemory: { budget: MemoryBudget, pageBytes: number, waitMs: number }
   settleMs: number
+  /** Marks the user present in the channel (the listener gets its presence frames); the function it returns ends that. */
+  presence: { enter (channel: string, user: string, listener?: Subscription): () => void }
+  /** Relays a typing notice (throttled), or rejects with Forbidden. */
+  typing: { typed (claims: Claims, channel: string): Promise<void> }
   /** MAX_CHANNELS_PER_CONNECTION; 0 is no cap. */
   maxChannels: number
   log: { debug (object: object, message: string): void, error (object: object, message: string): void }
@@ -46,6 +50,8 @@ export interface Opening {
   claims: Claims
   channel?: string
   since?: string
+  /** With channel: the socket gets that channel's presence frames. */
+  presence?: boolean
 }
 
 /**
@@ -69,7 +75,7 @@ class SocketClient {
   readonly #connection: Connection
   readonly #claims: Claims
   readonly #defaultChannel: string | undefined
-  readonly #subscriptions = new Map<string, { subscription: Subscription, live: Promise<void>, isLive: boolean }>()
+  readonly #subscriptions = new Map<string, { subscription: Subscription, live: Promise<void>, isLive: boolean, leavePresence: () => void }>()
   /** Subscribe and unsubscribe frames of one channel run one after the other. */
   readonly #channelSteps = new Map<string, Promise<void>>()
   /** Whether this socket may send to a channel, as the authorize rule answered (once per channel). */
@@ -93,7 +99,7 @@ class SocketClient {
       this.#mayWrite.set(opening.channel, Promise.resolve(true))
       this.#allowed.set(opening.channel, true)
       const live = services.broker.live(opening.channel)
-      this.#subscribe(opening.channel, opening.since, live)
+      this.#subscribe(opening.channel, { since: opening.since, presence: opening.presence === true }, live)
     }
   }
 
@@ -109,8 +115,9 @@ class SocketClient {
     }
     switch (frame.kind) {
       case 'message': return this.#message(frame.channel ?? this.#defaultChannel, frame.content, frame.clientId)
-      case 'subscribe': return this.#inTurn(frame.channel, () => this.#subscribeFrame(frame.channel, frame.since))
+      case 'subscribe': return this.#inTurn(frame.channel, () => this.#subscribeFrame(frame.channel, frame))
       case 'unsubscribe': return this.#inTurn(frame.channel, async () => this.#unsubscribeFrame(frame.channel))
+      case 'typing': return this.#typing(frame.channel)
       case 'ping': return this.#connection.send(PONG_FRAME)
     }
   }
@@ -118,9 +125,10 @@ class SocketClient {
   closed (): void {
     this.#open = false
     const { hub, heartbeat, tokenExpiry, connections } = this.#services
-    for (const [channel, { subscription }] of this.#subscriptions) {
+    for (const [channel, { subscription, leavePresence }] of this.#subscriptions) {
       subscription.end()
       hub.leave(channel, subscription)
+      leavePresence()
     }
     this.#subscriptions.clear()
     hub.closed(this.#connection)
@@ -138,7 +146,7 @@ class SocketClient {
     }).catch(() => {})
   }
 
-  async #subscribeFrame (channel: string, since: string | undefined): Promise<void> {
+  async #subscribeFrame (channel: string, options: { since: string | undefined, presence: boolean }): Promise<void> {
     if (!this.#open) return
     if (this.#subscriptions.has(channel)) {
       this.#connection.send(subscribedFrame(channel))
@@ -154,11 +162,11 @@ class SocketClient {
     try {
       await within(hold.live, LIVE_BEFORE_OPEN_WAIT_MS, undefined)
       if (!this.#open) return
-      this.#subscribe(channel, since, hold.live)
+      this.#connection.send(subscribedFrame(channel))
+      this.#subscribe(channel, options, hold.live)
     } finally {
       hold.release()
     }
-    this.#connection.send(subscribedFrame(channel))
   }
 
   #unsubscribeFrame (channel: string): void {
@@ -167,17 +175,26 @@ class SocketClient {
       this.#subscriptions.delete(channel)
       entry.subscription.end()
       this.#services.hub.leave(channel, entry.subscription)
+      entry.leavePresence()
     }
     this.#connection.send(unsubscribedFrame(channel))
   }
 
-  #subscribe (channel: string, since: string | undefined, live: Promise<void>): void {
+  #subscribe (channel: string, options: { since: string | undefined, presence: boolean }, live: Promise<void>): void {
+    const { since } = options
     const subscription = new Subscription(this.#connection, channel, { holdLive: since !== undefined })
-    const entry = { subscription, live, isLive: false }
+    const { hub, presence } = this.#services
+    hub.join(channel, subscription)
+    const leavePresence = presence.enter(channel, this.#connection.user, options.presence ? subscription : undefined)
+    const entry = { subscription, live, isLive: false, leavePresence }
     live.then(() => { entry.isLive = true }, () => {})
     this.#subscriptions.set(channel, entry)
-    this.#services.hub.join(channel, subscription)
     if (since !== undefined) this.#catchUp(subscription, since, live)
+  }
+
+  /** Typing is never stored nor counted as a message: its only refusal is no access. */
+  #typing (channel: string): void {
+    this.#services.typing.typed(this.#claims, channel).catch((error: unknown) => this.#sendError(error, { channel }))
   }
 
   #catchUp (subscription: Subscription, since: string, live: Promise<void>): void {

@@ -46,6 +46,16 @@ export class Subscription implements Subscriber {
     this.connection.queue(frames)
   }
 
+  /** A text frame of its own about the channel (presence): after what was queued before it. */
+  send (text: string): void {
+    if (!this.#ended) this.connection.send(text)
+  }
+
+  /** A frame that is not a message (typing, presence, a receipt): never held back, no seq. */
+  relay (frame: Buffer): void {
+    if (!this.#ended) this.connection.queue(frame)
+  }
+
   /** Ends the catch-up: sends the live messages held meanwhile that come after `coveredSeq`, then lets messages through. */
   goLive (coveredSeq: number): void {
     if (this.#ended) return

@@ -51,6 +51,9 @@ export interface ChatMetrics {
   /** The heartbeat cut off a WebSocket that answered nothing. */
   heartbeatTimedOut (): void
   watchRedis (isUp: () => boolean): void
+  watchPresence (read: () => number): void
+  typingRelayed (): void
+  typingDropped (): void
   /** The Prometheus text exposition. */
   scrape (): Promise<string>
   /** Takes the service's metrics out of a registry it shares with a host. */
@@ -72,6 +75,9 @@ export const disabledMetrics: ChatMetrics = {
   watchSubscriptions () {},
   heartbeatTimedOut () {},
   watchRedis () {},
+  watchPresence () {},
+  typingRelayed () {},
+  typingDropped () {},
   scrape: async () => '',
   unregister () {}
 }
@@ -117,6 +123,8 @@ export class PrometheusMetrics implements ChatMetrics {
   readonly #accepted: Record<Transport, number> = { rest: 0, ws: 0 }
   readonly #refused = Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>
   #deliveries = 0
+  #typingRelayed = 0
+  #typingDropped = 0
   #stored = 0
   #deadLettered = 0
   #replayed = 0
@@ -124,6 +132,7 @@ export class PrometheusMetrics implements ChatMetrics {
   #connections = (): number => 0
   #subscriptions = (): number => 0
   #heartbeatTimeouts = 0
+  #presentUsers = (): number => 0
 
   constructor (options: PrometheusMetricsOptions) {
     const registry = this.#registry = options.registry
@@ -135,6 +144,9 @@ export class PrometheusMetrics implements ChatMetrics {
       this.#counter('chat_messages_dead_lettered_total', 'Messages written to the dead-letter file (retries exhausted, or unwritten at shutdown).', undefined, () => this.#deadLettered)
       this.#counter('chat_messages_replayed_total', 'Messages stored in MongoDB from the dead-letter file.', undefined, () => this.#replayed)
       this.#counter('chat_deliveries_total', 'Messages written to local WebSockets: one per message per socket.', undefined, () => this.#deliveries)
+      this.#counter('chat_typing_relayed_total', 'Typing notices from this instance\'s clients relayed to the channel (on every instance).', undefined, () => this.#typingRelayed)
+      this.#counter('chat_typing_dropped_total', 'Typing notices dropped: more than one per user and channel within TYPING_INTERVAL_MS.', undefined, () => this.#typingDropped)
+      this.#gauge('chat_presence_users', 'Distinct users with a socket on this instance subscribed to some channel.', () => this.#presentUsers())
       this.#gauge('chat_websocket_connections', 'Open WebSocket connections of this instance.', () => this.#connections())
       this.#gauge('chat_websocket_subscriptions', 'Channel subscriptions of this instance\'s WebSockets (a socket counts once per channel).', () => this.#subscriptions())
       this.#counter('chat_websocket_heartbeat_timeouts_total', 'WebSockets cut off because nothing arrived from them for WS_PING_INTERVAL_MS + WS_PONG_TIMEOUT_MS.', undefined, () => this.#heartbeatTimeouts)
@@ -210,6 +222,18 @@ export class PrometheusMetrics implements ChatMetrics {
 
   watchRedis (isUp: () => boolean): void {
     this.#gauge('chat_redis_up', '1 while both Redis connections (publish and subscribe) are ready (on a Redis Cluster: and every shard answers), 0 otherwise.', () => (isUp() ? 1 : 0))
+  }
+
+  watchPresence (read: () => number): void {
+    this.#presentUsers = read
+  }
+
+  typingRelayed (): void {
+    this.#typingRelayed++
+  }
+
+  typingDropped (): void {
+    this.#typingDropped++
   }
 
   async scrape (): Promise<string> {

@@ -19,8 +19,9 @@ export type FrameError = Error & { clientId?: string, channel?: string }
 /** A client's frame, read and checked. */
 export type ClientFrame =
   | { kind: 'message', channel: string | undefined, content: string, clientId: string | undefined }
-  | { kind: 'subscribe', channel: string, since: string | undefined }
+  | { kind: 'subscribe', channel: string, since: string | undefined, presence: boolean }
   | { kind: 'unsubscribe', channel: string }
+  | { kind: 'typing', channel: string }
   | { kind: 'ping' }
 
 /** Reads a client's WebSocket frame, or throws saying what is wrong (with the frame's clientId and channel). */
@@ -34,16 +35,18 @@ export function readClientFrame (data: Buffer, isBinary: boolean): ClientFrame {
     throw new InvalidMessage('frame is not valid JSON')
   }
   if (typeof frame === 'object' && frame !== null) {
-    const { subscribe, unsubscribe, ping } = frame as Record<string, unknown>
+    const { subscribe, unsubscribe, typing, ping } = frame as Record<string, unknown>
     if (subscribe !== undefined) {
       const channel = channelOf(subscribe, 'subscribe')
-      const since = (subscribe as { since?: unknown }).since
+      const { since, presence } = subscribe as { since?: unknown, presence?: unknown }
       if (since !== undefined && (typeof since !== 'string' || !messageIdRegExp.test(since))) {
         throw withChannel(new InvalidFrame('subscribe.since must be a message id (24 hex characters)'), channel)
       }
-      return { kind: 'subscribe', channel, since }
+      if (presence !== undefined && typeof presence !== 'boolean') throw withChannel(new InvalidFrame('subscribe.presence must be true or false'), channel)
+      return { kind: 'subscribe', channel, since, presence: presence === true }
     }
     if (unsubscribe !== undefined) return { kind: 'unsubscribe', channel: channelOf(unsubscribe, 'unsubscribe') }
+    if (typing !== undefined) return { kind: 'typing', channel: channelOf(typing, 'typing') }
     if (ping !== undefined) return { kind: 'ping' }
   }
   const message = readSendFrame(frame)
