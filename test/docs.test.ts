@@ -187,6 +187,7 @@ t.test('real answers of every route match the document, and every documented sta
   check('GET', counts, await answer(`${limited.base}/api/messages/counts?channels=team`))
 
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:'), user))
+  check('GET', ws, await upgradeAnswer(`${service.ws}?since=${'0'.repeat(24)}`.replace('ws:', 'http:'), user))
   check('GET', ws, await upgradeAnswer(`${service.ws}`.replace('ws:', 'http:'), user))
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:')))
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=bob`.replace('ws:', 'http:'), user))
