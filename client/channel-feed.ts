@@ -16,11 +16,24 @@ export class ChannelFeed {
   held: ChatMessage[] | undefined
   /** The service confirmed the subscription on the current socket (and the newest messages are read). */
   live = false
+  /** Whether the subscription asks for presence frames. */
+  readonly withPresence: boolean
+  /** Who is present, as the presence frames tell (with `withPresence`). */
+  readonly present = new Set<string>()
+  /** Who is typing, until when (ms since the epoch). */
+  readonly typers = new Map<string, number>()
 
-  constructor (channel: string, remember: number, since?: string) {
+  constructor (channel: string, remember: number, options: { since?: string, presence?: boolean } = {}) {
     this.channel = channel
+    this.withPresence = options.presence === true
     this.delivered = new RecentMessages(remember)
-    this.lastId = since
+    this.lastId = options.since
+  }
+
+  /** The users typing at `now`, sorted; those whose notice is too old are forgotten. */
+  typingAt (now: number): string[] {
+    for (const [user, until] of this.typers) if (until <= now) this.typers.delete(user)
+    return [...this.typers.keys()].sort()
   }
 
   /** Records a message unless it was delivered already; says whether it was new. */

@@ -1,7 +1,7 @@
 import { CLOSE } from '../lib/protocol/wire.js'
 import { reconnectDelay } from './backoff.js'
 import { ChannelFeed } from './channel-feed.js'
-import { ChatError, isErrorBody, isMessage, readFrame, type ChatMessage, type ErrorBody } from './frames.js'
+import { ChatError, isErrorBody, isMessage, readFrame, type ChatMessage, type ErrorBody, type Frame } from './frames.js'
 import { Liveness, type LivenessOptions } from './liveness.js'
 
 /** The refusals of a frame; other error frames (about a catch-up) concern no send. */
@@ -52,6 +52,10 @@ export interface ChatClientOptions {
   rememberMessages?: number
   /** When to suspect a dead link (see Liveness); false: only the browser's or the OS's own detection. */
   liveness?: LivenessOptions | false
+  /** Ask for every channel's presence frames (who is online; `presence(channel)`). Default false. */
+  presence?: boolean
+  /** The service's TYPING_INTERVAL_MS: `typing()` sends at most one notice per channel this often. Default 2000. */
+  typingIntervalMs?: number
 }
 
 export interface ChatClientEvents {
@@ -59,6 +63,10 @@ export interface ChatClientEvents {
   message: (message: ChatMessage) => void
   /** The service confirmed a subscription (after every reconnect too). */
   subscribed: (channel: string) => void
+  /** Who is present in a channel changed (channels with presence only). */
+  presence: (change: { channel: string, users: string[] }) => void
+  /** Who is typing in a channel changed: a notice came, a typer's message arrived, or a notice grew old. */
+  typing: (change: { channel: string, users: string[] }) => void
   state: (state: ConnectionState) => void
   /** Refusals that concern no single send (those reject its promise), and connection failures. */
   error: (error: Error) => void
@@ -86,7 +94,9 @@ export class ChatClient {
   readonly #options: ChatClientOptions
   readonly #WebSocket: WebSocketImplementation
   readonly #restBase: string
-  readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = { message: new Set(), subscribed: new Set(), state: new Set(), error: new Set() }
+  readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = {
+    message: new Set(), subscribed: new Set(), presence: new Set(), typing: new Set(), state: new Set(), error: new Set()
+  }
   readonly #feeds = new Map<string, ChannelFeed>()
   readonly #pending = new Map<string, PendingSend>()
   readonly #liveness: Liveness | undefined
@@ -102,6 +112,8 @@ export class ChatClient {
   #serviceAcks = false
   #senderId: string | undefined
   #token = ''
+  /** When this client last sent a typing notice, per channel. */
+  readonly #typingSentAt = new Map<string, number>()
 
   constructor (options: ChatClientOptions) {
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketImplementation }).WebSocket
@@ -112,7 +124,7 @@ export class ChatClient {
     this.#liveness = options.liveness === false ? undefined : new Liveness(options.liveness)
     if (options.channel !== undefined) {
       this.#socketChannel = options.channel
-      this.#addFeed(options.channel, options.since)
+      this.#addFeed(options.channel, { since: options.since })
     }
     for (const channel of options.channels ?? []) this.#addFeed(channel)
   }
@@ -136,6 +148,32 @@ export class ChatClient {
     return this.#feeds.get(channel)?.lastId
   }
 
+  /** Who is present in the channel, sorted (with presence on for it). */
+  presence (channel: string): string[] {
+    return [...this.#feeds.get(channel)?.present ?? []].sort()
+  }
+
+  /** Who is typing in the channel now, sorted: a notice within about three intervals, and no message since. */
+  typers (channel: string): string[] {
+    return this.#feeds.get(channel)?.typingAt(Date.now()) ?? []
+  }
+
+  /**
+   * Tells the channel's other users that this one is typing: call it on every keystroke; at most
+   * one notice per `typingIntervalMs` goes out. Nothing is sent while disconnected.
+   */
+  typing (channel: string): void {
+    const now = Date.now()
+    if (now - (this.#typingSentAt.get(channel) ?? -Infinity) < this.#typingIntervalMs) return
+    if (this.#state !== 'open' || this.#socket?.readyState !== OPEN) return
+    this.#typingSentAt.set(channel, now)
+    this.#socket.send(JSON.stringify({ typing: { channel } }))
+  }
+
+  get #typingIntervalMs (): number {
+    return this.#options.typingIntervalMs ?? 2_000
+  }
+
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ChatClientEvents> (event: K, listener: ChatClientEvents[K]): () => void {
     this.#listeners[event].add(listener)
@@ -150,9 +188,9 @@ export class ChatClient {
   }
 
   /** Subscribes to a channel (now if connected, else at the next connect), after `since` when given. */
-  subscribe (channel: string, options: { since?: string } = {}): void {
+  subscribe (channel: string, options: { since?: string, presence?: boolean } = {}): void {
     if (this.#feeds.has(channel)) return
-    const feed = this.#addFeed(channel, options.since)
+    const feed = this.#addFeed(channel, options)
     if (this.#socket?.readyState === OPEN) this.#sendSubscribe(this.#socket, feed)
   }
 
@@ -202,8 +240,8 @@ export class ChatClient {
     return this.#socketChannel ?? (this.#feeds.size === 1 ? [...this.#feeds.keys()][0] : undefined)
   }
 
-  #addFeed (channel: string, since?: string): ChannelFeed {
-    const feed = new ChannelFeed(channel, this.#options.rememberMessages ?? 1000, since)
+  #addFeed (channel: string, options: { since?: string, presence?: boolean } = {}): ChannelFeed {
+    const feed = new ChannelFeed(channel, this.#options.rememberMessages ?? 1000, { presence: this.#options.presence, ...options })
     this.#feeds.set(channel, feed)
     return feed
   }
@@ -233,6 +271,8 @@ export class ChatClient {
     for (const feed of this.#feeds.values()) {
       feed.live = false
       feed.held = undefined
+      feed.present.clear()
+      feed.typers.clear()
     }
     socket.onopen = () => {
       opened = true
@@ -271,8 +311,8 @@ export class ChatClient {
   }
 
   #sendSubscribe (socket: Socket, feed: ChannelFeed): void {
-    const { channel, lastId: since } = feed
-    socket.send(JSON.stringify({ subscribe: since === undefined ? { channel } : { channel, since } }))
+    const { channel, lastId: since, withPresence } = feed
+    socket.send(JSON.stringify({ subscribe: { channel, ...(since === undefined ? {} : { since }), ...(withPresence ? { presence: true } : {}) } }))
   }
 
   /** The state is open once every channel is live on the socket: then the waiting sends go. */
@@ -372,8 +412,9 @@ export class ChatClient {
     const base = `${this.#restBase.replace(/^http/, 'ws')}/ws`
     const channel = this.#socketChannel
     if (channel === undefined) return base
-    const since = this.#feeds.get(channel)?.lastId
-    return `${base}?channel=${encodeURIComponent(channel)}${since === undefined ? '' : `&since=${since}`}`
+    const feed = this.#feeds.get(channel)
+    const since = feed?.lastId === undefined ? '' : `&since=${feed.lastId}`
+    return `${base}?channel=${encodeURIComponent(channel)}${since}${feed?.withPresence === true ? '&presence=true' : ''}`
   }
 
   #write (socket: Socket, pending: PendingSend): void {
@@ -409,13 +450,50 @@ export class ChatClient {
       case 'error':
         this.#refused(socket, frame.error)
         break
+      case 'presence':
+      case 'join':
+      case 'leave':
+        this.#presenceChanged(frame)
+        break
+      case 'typing':
+        this.#typed(frame.channel, frame.user)
+        break
     }
+  }
+
+  #presenceChanged (frame: Extract<Frame, { kind: 'presence' | 'join' | 'leave' }>): void {
+    const feed = this.#feeds.get(frame.channel)
+    if (feed === undefined) return
+    if (frame.kind === 'presence') {
+      feed.present.clear()
+      for (const user of frame.users) feed.present.add(user)
+    } else if (frame.kind === 'join') {
+      feed.present.add(frame.user)
+    } else {
+      feed.present.delete(frame.user)
+    }
+    this.#emit('presence', { channel: feed.channel, users: this.presence(feed.channel) })
+  }
+
+  /** A typer is shown for about three intervals after their notice, or until their message arrives. */
+  #typed (channel: string, user: string): void {
+    const feed = this.#feeds.get(channel)
+    if (feed === undefined) return
+    const forMs = 3 * this.#typingIntervalMs
+    feed.typers.set(user, Date.now() + forMs)
+    this.#emit('typing', { channel, users: this.typers(channel) })
+    const timer = setTimeout(() => {
+      const until = feed.typers.get(user)
+      if (until !== undefined && until <= Date.now()) this.#emit('typing', { channel, users: this.typers(channel) })
+    }, forMs + 10)
+    ;(timer as { unref?: () => void }).unref?.()
   }
 
   /** Delivers a message unless it was delivered already; says whether it was new. */
   #deliver (feed: ChannelFeed, message: ChatMessage): boolean {
     if (!feed.take(message)) return false
     this.#emit('message', message)
+    if (feed.typers.delete(message.sender)) this.#emit('typing', { channel: feed.channel, users: this.typers(feed.channel) })
     return true
   }
 

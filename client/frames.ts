@@ -26,6 +26,10 @@ export type Frame =
   | { kind: 'subscribed', channel: string }
   | { kind: 'unsubscribed', channel: string }
   | { kind: 'pong' }
+  | { kind: 'presence', channel: string, users: string[] }
+  | { kind: 'join', channel: string, user: string }
+  | { kind: 'leave', channel: string, user: string }
+  | { kind: 'typing', channel: string, user: string }
   | { kind: 'unknown' }
 
 /** What a text frame from the service holds; anything unexpected is `unknown`, never a throw. */
@@ -38,7 +42,7 @@ export function readFrame (data: unknown): Frame {
     return { kind: 'unknown' }
   }
   if (!isRecord(frame)) return { kind: 'unknown' }
-  const { ack, error, subscribed, unsubscribed, pong } = frame
+  const { ack, error, subscribed, unsubscribed, pong, presence } = frame
   if (isRecord(ack) && typeof ack.clientId === 'string' && typeof ack.id === 'string') {
     return { kind: 'ack', clientId: ack.clientId, id: ack.id }
   }
@@ -46,6 +50,13 @@ export function readFrame (data: unknown): Frame {
   if (isRecord(subscribed) && typeof subscribed.channel === 'string') return { kind: 'subscribed', channel: subscribed.channel }
   if (isRecord(unsubscribed) && typeof unsubscribed.channel === 'string') return { kind: 'unsubscribed', channel: unsubscribed.channel }
   if (isRecord(pong)) return { kind: 'pong' }
+  if (isRecord(presence) && typeof presence.channel === 'string' && Array.isArray(presence.users)) {
+    return { kind: 'presence', channel: presence.channel, users: presence.users.filter((user): user is string => typeof user === 'string') }
+  }
+  for (const kind of ['join', 'leave', 'typing'] as const) {
+    const body = frame[kind]
+    if (isRecord(body) && typeof body.channel === 'string' && typeof body.user === 'string') return { kind, channel: body.channel, user: body.user } as Frame
+  }
   if (isMessage(frame)) return { kind: 'message', message: frame }
   return { kind: 'unknown' }
 }

@@ -10,6 +10,8 @@ const service = new URL('.', location.href)
 const connectForm = document.querySelector('#connect')
 const composeForm = document.querySelector('#compose')
 const channelList = document.querySelector('#channels')
+const presenceList = document.querySelector('#presence')
+const typingLine = document.querySelector('#typing')
 const messages = document.querySelector('#messages')
 const stateLine = document.querySelector('#state')
 const errorLine = document.querySelector('#error')
@@ -36,19 +38,22 @@ connectForm.addEventListener('submit', (event) => {
   const channels = [...new Set(channelField.value.split(',').map((channel) => channel.trim()).filter(Boolean))]
   rooms = new Map(channels.map((channel) => [channel, { messages: [], unread: 0 }]))
   channelList.replaceChildren(...channels.map(channelItem))
-  select(channels[0])
   const current = new ChatClient({
     url: service,
     // One channel opens the socket on it (a refusal is then the upgrade's answer); several subscribe over one socket.
     ...(channels.length === 1 ? { channel: channels[0] } : { channels }),
     // Read on every reconnect: a token pasted after the old one expired is picked up.
     getToken: () => tokenField.value.trim(),
-    history: 50
+    history: 50,
+    presence: true
   })
   client = current
+  select(channels[0])
   current.on('state', (state) => { if (client === current) showState(state) })
   current.on('message', (message) => { if (client === current) received(message) })
   current.on('error', (error) => { if (client === current) refused(error) })
+  current.on('presence', ({ channel }) => { if (client === current && channel === selected) showPresence() })
+  current.on('typing', ({ channel }) => { if (client === current && channel === selected) showTyping() })
   current.connect()
   sendButton.disabled = false
 })
@@ -70,6 +75,10 @@ composeForm.addEventListener('submit', async (event) => {
     showError(`Not sent: ${error.message}`)
     if (contentField.value === '') contentField.value = content
   }
+})
+
+contentField.addEventListener('input', () => {
+  if (selected !== undefined && contentField.value.trim() !== '') client?.typing(selected)
 })
 
 contentField.addEventListener('keydown', (event) => {
@@ -96,6 +105,24 @@ function select (channel) {
   showUnread(channel)
   messages.replaceChildren(...room.messages.map(messageItem))
   messages.lastElementChild?.scrollIntoView({ block: 'nearest' })
+  showPresence()
+  showTyping()
+}
+
+/** The selected channel's online users. */
+function showPresence () {
+  const users = client === undefined || selected === undefined ? [] : client.presence(selected)
+  presenceList.replaceChildren(...users.map((user) => {
+    const item = textElement('li', 'user', user)
+    item.dataset.user = user
+    return item
+  }))
+}
+
+/** Who is typing in the selected channel, or nothing. */
+function showTyping () {
+  const typers = client === undefined || selected === undefined ? [] : client.typers(selected)
+  typingLine.textContent = typers.length === 0 ? '' : `${typers.join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…`
 }
 
 function received (message) {

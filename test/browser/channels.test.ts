@@ -53,3 +53,33 @@ t.test('two pages on a fresh, empty channel answer input at once: type, send, bo
   t.same((await shownMessages(second.page)).map((message) => message.content), ['first words', 'an answer'])
   t.same([...first.pageErrors, ...second.pageErrors], [])
 })
+
+t.test('two users on one channel: each sees the other in #presence; typing in one page shows in the other\'s #typing, then clears', async (t) => {
+  const browser = await launchBrowser(t)
+  const service = await buildService(t, { chatPage: true, presenceLeaveDelayMs: 200 })
+  const annPage = await openChatPage(browser, `${service.base}/`, token(ann), 'g1, g2')
+  const benPage = await openChatPage(browser, `${service.base}/`, token(ben), 'g1')
+  const presentOn = (page: import('playwright-core').Page) => page.$$eval('#presence [data-user]', (items) => items.map((item) => (item as HTMLElement).dataset.user))
+  await eventually(() => presentOn(annPage.page), (users) => users.length === 2)
+  t.same(await presentOn(annPage.page), ['ann', 'ben'])
+  t.same(await eventually(() => presentOn(benPage.page), (users) => users.length === 2), ['ann', 'ben'])
+
+  await benPage.page.bringToFront()
+  await benPage.page.locator('textarea[name=content]').pressSequentially('hel', { timeout: 5_000 })
+  t.match(await eventually(() => annPage.page.textContent('#typing'), (text) => text?.includes('ben') === true), /ben/, 'ben is typing, shown to ann')
+  t.equal(await benPage.page.textContent('#typing'), '', 'not to ben himself')
+  // The page keeps a typer for three of the client's default intervals (2 s each).
+  t.equal(await eventually(() => annPage.page.textContent('#typing'), (text) => text === '', 10_000), '', 'cleared after about three intervals')
+
+  await benPage.page.locator('textarea[name=content]').pressSequentially('lo', { timeout: 5_000 })
+  await eventually(() => annPage.page.textContent('#typing'), (text) => text?.includes('ben') === true)
+  await benPage.page.click('button[name=send]')
+  t.equal(await eventually(() => annPage.page.textContent('#typing'), (text) => text === '', 1_500), '', 'cleared at once by ben\'s message')
+
+  await annPage.page.click('#channels [data-channel="g2"]')
+  t.same(await presentOn(annPage.page), ['ann'], 'the selected channel\'s users')
+  await benPage.page.close()
+  await annPage.page.click('#channels [data-channel="g1"]')
+  t.same(await eventually(() => presentOn(annPage.page), (users) => users.length === 1), ['ann'], 'ben left when his page closed')
+  t.same([...annPage.pageErrors, ...benPage.pageErrors], [])
+})

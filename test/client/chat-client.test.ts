@@ -270,3 +270,28 @@ t.test('a link blackholed by a proxy: the client notices the silence, pings, rec
   t.same(messages, [before.body, during.body], 'each once, in order')
   t.same(states.slice(0, 4), ['connecting', 'open', 'reconnecting', 'open'])
 })
+
+t.test('presence and typing: who is online per channel, who is typing, cleared by their message; typing() throttled', async (t) => {
+  const service = await buildService(t, { presenceLeaveDelayMs: 100 })
+  const annClient = watchedClient(t, { url: service.base, channels: ['team'], getToken: () => token(alice), presence: true, typingIntervalMs: 300 })
+  const bobClient = watchedClient(t, { url: service.base, channels: ['team'], getToken: () => token(bob), presence: true })
+  const typingSeen: string[][] = []
+  annClient.client.on('typing', ({ users }) => typingSeen.push(users))
+  annClient.client.connect()
+  await annClient.reaches('open')
+  bobClient.client.connect()
+  await bobClient.reaches('open')
+  t.same(await eventually(() => annClient.client.presence('team'), (users) => users.length === 2), ['alice', 'bob'])
+
+  bobClient.client.typing('team')
+  bobClient.client.typing('team')
+  t.same(await eventually(() => annClient.client.typers('team'), (users) => users.length === 1), ['bob'])
+  await sleep(200)
+  t.match(await (await fetch(`${service.base}/metrics`)).text(), /^chat_typing_relayed_total 1$/m, 'the second call within the interval sent nothing')
+  await bobClient.client.send('done typing')
+  t.same(await eventually(() => annClient.client.typers('team'), (users) => users.length === 0), [], 'a typer\'s message clears them')
+  t.same(typingSeen, [['bob'], []])
+
+  bobClient.client.close()
+  t.same(await eventually(() => annClient.client.presence('team'), (users) => users.length === 1), ['alice'], 'gone with their last socket')
+})
