@@ -26,6 +26,8 @@ export interface GeneratorConfig {
   idle?: boolean
   /** Service only: every frame carries a clientId (holding its send time), so the service acks it. */
   clientIds?: boolean
+  /** Service only: every socket opts in to its channel's presence frames (`&presence=true`). */
+  presence?: boolean
   /** Closed loop driven by acks instead of the publisher's own echo, as a client that resends until acked would be. */
   windowOnAck?: boolean
 }
@@ -115,7 +117,7 @@ function encode (text: string, publisher: number): string {
 }
 
 function path (channel: string): string {
-  if (config.kind === 'service') return `/ws?channel=${channel}`
+  if (config.kind === 'service') return `/ws?channel=${channel}${config.presence === true ? '&presence=true' : ''}`
   if (config.kind === 'socket.io') return `/socket.io/?EIO=4&transport=websocket&channel=${channel}`
   return `/?channel=${channel}`
 }

@@ -62,7 +62,7 @@ const idleConnections = quick ? 2000 : Number(flags.idle)
 const servers = flags.servers.split(',') as ServerKind[]
 
 /** Configurations of the service compared in one run (the `features` part): each adds a feature to the plain service. */
-interface Variant { env?: NodeJS.ProcessEnv, clientIds?: boolean }
+interface Variant { env?: NodeJS.ProcessEnv, clientIds?: boolean, presence?: boolean }
 const VARIANTS: Record<string, Variant> = {
   plain: {},
   // Every frame has a clientId and the closed loop waits for acks, as a client that resends until acked does.
@@ -72,7 +72,9 @@ const VARIANTS: Record<string, Variant> = {
   'no-user-limits': { env: { USER_MESSAGE_RATE: '0', USER_MAX_CONNECTIONS: '0' } },
   // The write window that is the default with ACK_AFTER_STORE (50 ms without), and the earlier default.
   'window-5': { env: { WRITE_BATCH_WINDOW_MS: '5' } },
-  'window-20': { env: { WRITE_BATCH_WINDOW_MS: '20' } }
+  'window-20': { env: { WRITE_BATCH_WINDOW_MS: '20' } },
+  // Every socket asks for its channel's presence frames: the presence list, then joins and leaves.
+  presence: { presence: true }
 }
 const variants = flags.variants.split(',').map((name) => {
   const variant = VARIANTS[name]
@@ -147,7 +149,7 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
     const { result, cpu, rss, writes } = await generate(server, {
       kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: load.warmupMs ?? 1000,
       payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined,
-      clientIds: variant.clientIds, windowOnAck: variant.clientIds
+      clientIds: variant.clientIds, windowOnAck: variant.clientIds, presence: variant.presence
     })
     let stored: number | undefined
     if (kind === 'service') {
