@@ -20,6 +20,7 @@ import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
 import messages from './plugins/messages.js'
+import readState from './plugins/read-state.js'
 import limits from './plugins/limits.js'
 import routeRateLimits from './plugins/rate-limit.js'
 import origins from './plugins/origins.js'
@@ -52,6 +53,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(fanout)
   await app.register(limits)
   await app.register(messages)
+  await app.register(readState)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
   app.setValidatorCompiler(TypeBoxValidatorCompiler)

@@ -40,6 +40,8 @@ export interface ChatMessages {
   after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]>
   /** The seq of a message of the channel, waiting up to `settleMs` for one accepted elsewhere to be stored; 400 when there is none. */
   seqOf (channel: string, id: string, settleMs: number): Promise<number>
+  /** As seqOf, but undefined when there is none. */
+  findSeq (channel: string, id: string, settleMs: number): Promise<number | undefined>
 }
 
 async function messages (app: FastifyInstance): Promise<void> {
@@ -60,20 +62,26 @@ async function messages (app: FastifyInstance): Promise<void> {
   // Runs before the writer closes (hooks close in reverse order): what is being accepted reaches its queue.
   app.addHook('onClose', () => intake.close(1_000))
 
-  async function seqOf (channel: string, id: string, settleMs: number): Promise<number> {
+  async function findSeq (channel: string, id: string, settleMs: number): Promise<number | undefined> {
     const deadline = Date.now() + settleMs
     for (;;) {
       const seq = await reader.seqOf(channel, id).catch(databaseUnavailable)
-      if (seq !== undefined) return seq
-      if (Date.now() > deadline) throw new InvalidHistoryQuery(`no message ${id} in channel ${channel}`)
+      if (seq !== undefined || Date.now() > deadline) return seq
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+  }
+
+  async function seqOf (channel: string, id: string, settleMs: number): Promise<number> {
+    const seq = await findSeq(channel, id, settleMs)
+    if (seq === undefined) throw new InvalidHistoryQuery(`no message ${id} in channel ${channel}`)
+    return seq
   }
 
   app.decorate('chatMessages', {
     intake,
     reader,
     seqOf,
+    findSeq,
     async history (scope, limit, before) {
       // Paging backwards starts from messages this reader was given, stored already.
       const beforeSeq = before === undefined ? undefined : await seqOf(scope.channel, before, 0)

@@ -16,6 +16,8 @@ export const UpgradeRequired = createError('CHAT_UPGRADE_REQUIRED', 'This endpoi
 export const NotFound = createError<[string, string]>('CHAT_NOT_FOUND', 'Route %s %s not found', 404)
 export const UnknownSince = createError<[string, string]>('CHAT_UNKNOWN_SINCE', 'since: no message %s in channel %s; live messages follow without a catch-up', 400)
 export const CatchUpGap = createError<[number, number]>('CHAT_CATCH_UP_GAP', 'messages with seq %s to %s exist but could not be read yet (still being stored, or lost with an instance that crashed); fetch them later with GET /api/messages/<channel>?after=', 503)
+export const MessageNotFound = createError<[string, string]>('CHAT_MESSAGE_NOT_FOUND', 'No message %s in channel %s', 404)
+export const NotAllowedToChange = createError<[string]>('CHAT_CHANGE_FORBIDDEN', 'Not allowed: %s', 403)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
 /** Closing failed to store or save some accepted messages (never an HTTP answer). */
 export const MessagesNotSaved = createError<[number]>('CHAT_MESSAGES_NOT_SAVED', '%s accepted messages could be neither stored nor saved to the dead-letter file', 500)

@@ -50,11 +50,19 @@ export const Message = Type.Object({
   // A Date in handlers, an ISO 8601 string on the wire.
   createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the service accepted the message', examples: ['2026-11-25T14:11:40.424Z'] }),
   seq: Type.Integer({ minimum: 0, description: 'The message\'s place in its channel: every instance delivers, pages and catches up in seq order', examples: [1795630857261000] }),
-  clientId: Type.Optional(Type.String({ description: 'The sender\'s own id for the message, when it gave one', examples: ['7f3c1e2a-0b9d'] }))
+  clientId: Type.Optional(Type.String({ description: 'The sender\'s own id for the message, when it gave one', examples: ['7f3c1e2a-0b9d'] })),
+  editedAt: Type.Optional(Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the sender last edited it', examples: ['2026-11-25T14:12:02.100Z'] })),
+  deletedAt: Type.Optional(Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When it was deleted: a tombstone, its `content` ""', examples: ['2026-11-25T14:13:40.000Z'] }))
 }, {
   description: 'A message, as REST answers it and WebSocket frames carry it',
   examples: [{ id: EXAMPLE_ID, channel: 'group1', sender: 'user123', content: 'hello group', createdAt: '2026-11-25T14:11:40.424Z', seq: 1795630857261000 }]
 })
+
+/** A change of a message's content: the content rules of a send. */
+export const EditMessageBody = Type.Object({
+  content: SendMessageBody.properties.content
+}, { description: 'The new content. Other fields are ignored.', examples: [{ content: 'hello group, edited' }] })
+export type EditMessageBody = Static<typeof EditMessageBody>
 
 /** The one error shape of every 4xx/5xx answer: a shared schema, referenced by each route's error statuses. */
 export const ErrorResponse = Type.Object({

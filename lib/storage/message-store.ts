@@ -144,6 +144,16 @@ export class MessageStore {
     return documents.map(fromDocument)
   }
 
+  /**
+   * The channel's messages after a seq that others sent and that are not deleted, counted up to
+   * `cap`: the count walks the (channel, seq) index from the seq and stops at the cap, so its cost
+   * does not grow with the channel.
+   */
+  async countAfter (channel: string, afterSeq: number, exceptSender: string, cap: number): Promise<number> {
+    await this.#connected()
+    return this.#collection.countDocuments({ channel, seq: { $gt: afterSeq }, sender: { $ne: exceptSender }, deletedAt: { $exists: false } }, { limit: cap })
+  }
+
   /** Resolves when the database answers within the timeout. */
   async ping (timeoutMs: number): Promise<void> {
     const timeout = AbortSignal.timeout(timeoutMs)
