@@ -19,6 +19,7 @@ import hub from './plugins/hub.js'
 import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
+import messageChanges from './plugins/message-changes.js'
 import messages from './plugins/messages.js'
 import readState from './plugins/read-state.js'
 import limits from './plugins/limits.js'
@@ -52,6 +53,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(persistence)
   await app.register(fanout)
   await app.register(limits)
+  await app.register(messageChanges)
   await app.register(messages)
   await app.register(readState)
 

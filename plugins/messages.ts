@@ -1,5 +1,6 @@
 // Decorates `chatMessages`: accepting messages (clientId check, place in the channel, background
-// write, broadcast) and reading them back in channel order, from MongoDB and the write queue.
+// write, broadcast) and reading them back in channel order, from MongoDB and the write queue
+// (and, for catch-up, with the changes to messages).
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
@@ -58,7 +59,7 @@ async function messages (app: FastifyInstance): Promise<void> {
     trackStores: app.chatSettings.ackAfterStore,
     rateLimiter: app.chatLimits.messages
   })
-  const reader = new MessageReader(store, (channel) => writer.queued(channel))
+  const reader = new MessageReader(store, (channel) => writer.queued(channel), app.chatChangeStore)
   // Runs before the writer closes (hooks close in reverse order): what is being accepted reaches its queue.
   app.addHook('onClose', () => intake.close(1_000))
 
@@ -99,4 +100,4 @@ async function messages (app: FastifyInstance): Promise<void> {
   }
 }
 
-export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout', 'chat-limits'] })
+export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout', 'chat-limits', 'chat-message-changes'] })
