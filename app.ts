@@ -22,6 +22,7 @@ import fanout from './plugins/fanout.js'
 import messageChanges from './plugins/message-changes.js'
 import messages from './plugins/messages.js'
 import readState from './plugins/read-state.js'
+import signals from './plugins/signals.js'
 import limits from './plugins/limits.js'
 import routeRateLimits from './plugins/rate-limit.js'
 import origins from './plugins/origins.js'
@@ -55,6 +56,7 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(limits)
   await app.register(messageChanges)
   await app.register(messages)
+  await app.register(signals)
   await app.register(readState)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".

@@ -1,12 +1,15 @@
 // Decorates `chatReadState`: read markers in MongoDB (one per user and channel, only moving
-// forward), "seen by" and unread counts. A sender's marker follows their own messages once they
-// are stored, in the background. Feeds chat_read_markers_total.
+// forward), "seen by" and unread counts. A marker moved by the user (REST or a read frame) is
+// relayed as a receipt to the channel's sockets on every instance, over `chatSignals`; a
+// sender's marker follows their own messages once stored, in the background, without a
+// receipt (the message says as much). Feeds chat_read_markers_total.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { ReadReceipts } from '../lib/delivery/read-receipts.js'
 import { ReadState } from '../lib/messages/read-state.js'
 import { SenderMarkers } from '../lib/messages/sender-markers.js'
 import { Unavailable } from '../lib/protocol/errors.js'
-import { ReadMarkers, type MarkerMove, type ReadMarkerDocument } from '../lib/storage/read-markers.js'
+import { ReadMarkers, type ReadMarkerDocument } from '../lib/storage/read-markers.js'
 import { SETTLE_MS } from './messages.js'
 
 declare module 'fastify' {
@@ -20,9 +23,8 @@ async function readState (app: FastifyInstance): Promise<void> {
   const markers = new ReadMarkers(database.collection<ReadMarkerDocument>('read_markers'), database.connected)
   database.indexesInBackground('read marker', () => markers.ensureIndexes())
 
-  const moved = (_move: MarkerMove): void => {
-    metrics.markerMoved()
-  }
+  const receipts = new ReadReceipts(app.chatHub, app.chatSignals)
+  app.addHook('onClose', async () => receipts.close())
 
   app.decorate('chatReadState', new ReadState({
     markers: {
@@ -33,12 +35,15 @@ async function readState (app: FastifyInstance): Promise<void> {
     seqOf: (channel, id) => app.chatMessages.findSeq(channel, id, SETTLE_MS),
     countAfter: (channel, afterSeq, user, cap) => app.chatStore.countAfter(channel, afterSeq, user, cap).catch(databaseUnavailable),
     authorize: app.chatAuthorize,
-    moved
+    moved: (move) => {
+      metrics.markerMoved()
+      receipts.publish(move)
+    }
   }))
 
   const senderMarkers = new SenderMarkers({
     advance: (move) => markers.advance(move),
-    moved,
+    moved: () => metrics.markerMoved(),
     retries: settings.retryAttempts,
     minTimeoutMs: settings.writeRetryMinDelayMs,
     maxTimeoutMs: settings.writeRetryMaxDelayMs,
@@ -54,4 +59,4 @@ async function readState (app: FastifyInstance): Promise<void> {
   }
 }
 
-export default fp(readState, { name: 'chat-read-state', dependencies: ['chat-settings', 'chat-metrics', 'chat-mongo', 'chat-auth', 'chat-persistence', 'chat-messages'] })
+export default fp(readState, { name: 'chat-read-state', dependencies: ['chat-settings', 'chat-metrics', 'chat-mongo', 'chat-auth', 'chat-hub', 'chat-signals', 'chat-persistence', 'chat-messages'] })

@@ -3,6 +3,8 @@ import type { WebSocket } from '@fastify/websocket'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { catchUp } from '../lib/delivery/catch-up.js'
+import { readFrameHandler, readFrameOf } from '../lib/delivery/read-frames.js'
+import type { Claims } from '../lib/auth/access.js'
 import { CatchUpBusy, CatchUpGap, TooManyConnections, UnknownSince, UpgradeRequired } from '../lib/protocol/errors.js'
 import { ackFrame, errorFrame, readSendFrame, type FrameError } from '../lib/protocol/frames.js'
 import type { Admission, Sent } from '../lib/messages/message-intake.js'
@@ -43,6 +45,8 @@ Browsers, which cannot set headers on a WebSocket, can pass the token as the sub
 const ws: FastifyPluginAsyncTypebox = async (app) => {
   const { intake, reader } = app.chatMessages
   const { connections, catchUpMemory } = app.chatLimits
+  // Issue 33: read frames. The frame dispatcher of issue 31 takes this handler over.
+  const onReadFrame = readFrameHandler(app.chatReadState, toErrorBody)
   const catchUpMemoryOptions = {
     budget: catchUpMemory,
     pageBytes: Math.min(CATCH_UP_PAGE_SIZE * MAX_MESSAGE_JSON_BYTES, app.chatSettings.catchUpMemoryBytes),
@@ -90,7 +94,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     wsHandler: (socket, request) => {
       // Only plain values go on: closures kept for the socket's lifetime must not hold the request.
       const claims = claimsOf(request)
-      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp)
+      serve(socket, request.query.channel, request.query.since, claims.id, claims.exp, claims)
       const release = holds.get(request.raw)
       if (release !== undefined) {
         release()
@@ -99,7 +103,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
-  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined): void {
+  function serve (socket: WebSocket, channel: string, since: string | undefined, sender: string, exp: number | undefined, claims: Claims): void {
     // @fastify/websocket's own error listener holds the request and reply (with the raw HTTP
     // request and response) for the socket's lifetime, about 2.5 KiB per idle connection.
     // This one holds nothing: an error on an open socket only needs logging, and ws closes it.
@@ -107,7 +111,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     socket.removeAllListeners('error')
     socket.on('error', (error) => log.debug({ err: error, channel }, 'websocket error'))
     releaseUpgradeResponse(socket)
-    const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined })
+    const subscriber = new SocketSubscriber(socket, { holdLive: since !== undefined, user: sender })
     const sendError = (error: unknown, clientId?: string): void => subscriber.send(errorFrame(toErrorBody(error as Error), clientId))
     const refuse = (error: unknown, clientId?: string): void => {
       app.chatMetrics.refusedWith(error)
@@ -162,6 +166,12 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       try {
         frame = readSendFrame(data, isBinary)
       } catch (error) {
+        // Issue 33: a frame {"read": {...}} is not a send; the frame dispatcher of issue 31 takes this over.
+        const read = readFrameOf(data, isBinary)
+        if (read !== undefined) {
+          onReadFrame(read, { claims, send: (text) => subscriber.send(text) })
+          return
+        }
         refuse(error, (error as FrameError).clientId)
         return
       }

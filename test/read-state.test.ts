@@ -1,7 +1,7 @@
 // Read markers, "seen by" and unread counts over real HTTP and WebSockets against jongodb.
 import t from 'tap'
 import { ObjectId } from 'mongodb'
-import { bearer, buildService, eventually, get, post, startMongo } from './helper.js'
+import { bearer, buildService, Client, eventually, get, post, sleep, startMongo } from './helper.js'
 
 // ann may write to ben's own channel: a direct message.
 const ann = { id: 'ann', groups: ['team', 'ben'] }
@@ -81,4 +81,46 @@ t.test('a channel with 1,200 unread answers 1000; markers survive a restart', as
   const again = await buildService(t, {}, mongo)
   t.same((await get(`${again.base}/api/channels/team/read`, bearer(ann))).body, { ben: at!._id.toHexString() }, 'after a restart')
   t.equal((await get(`${again.base}/api/unread`, bearer(ben))).body.team, 900)
+})
+
+t.test('receipts reach every socket of the channel, the reader\'s other devices included, at most one per user and channel per second, the latest', async (t) => {
+  const service = await buildService(t)
+  const sent = []
+  for (let i = 0; i < 4; i++) sent.push(await send(service.base, 'team', `m${i}`, ann))
+  const url = `${service.ws}?channel=team`
+  const [annSocket, benPhone, benLaptop] = await Promise.all([
+    Client.open(url, { headers: bearer(ann) }), Client.open(url, { headers: bearer(ben) }), Client.open(url, { headers: bearer(ben) })
+  ])
+  const receipt = (id: string) => ({ read: { channel: 'team', user: 'ben', id } })
+
+  t.equal((await put(`${service.base}/api/channels/team/read`, { id: sent[0]!.id }, bearer(ben))).status, 204)
+  for (const socket of [annSocket, benPhone, benLaptop]) t.same(await socket.receive(1), [receipt(sent[0]!.id)])
+
+  const markedAt = Date.now()
+  benPhone.send({ read: { channel: 'team', id: sent[1]!.id } })
+  benPhone.send({ read: { channel: 'team', id: sent[3]!.id } })
+  benPhone.send({ read: { channel: 'team', id: sent[2]!.id } })
+  const frames = await annSocket.receive(2)
+  t.same(frames[1], receipt(sent[3]!.id), 'the latest marker, once')
+  t.ok(Date.now() - markedAt >= 500, 'held back until a second after the first')
+  await sleep(1_200)
+  t.equal(annSocket.frames.length, 2, 'nothing more')
+  t.same((await benLaptop.receive(2))[1], receipt(sent[3]!.id), 'the reader\'s other device')
+  t.same((await get(`${service.base}/api/channels/team/read`, bearer(ann))).body.ben, sent[3]!.id)
+  await Promise.all([annSocket.close(), benPhone.close(), benLaptop.close()])
+})
+
+t.test('a read frame that is not right answers an error frame; the socket stays open', async (t) => {
+  const service = await buildService(t)
+  const first = await send(service.base, 'team', 'one', ann)
+  const socket = await Client.open(`${service.ws}?channel=team`, { headers: bearer(ben) })
+  socket.send({ read: { channel: 'team', id: new ObjectId().toHexString() } })
+  t.match((await socket.receive(1))[0], { error: { statusCode: 404, code: 'CHAT_MESSAGE_NOT_FOUND' } })
+  socket.send({ read: { channel: 'team' } })
+  t.match((await socket.receive(2))[1], { error: { statusCode: 400, code: 'CHAT_INVALID_MESSAGE' } })
+  socket.send({ read: { channel: 'elsewhere', id: first.id } })
+  t.match((await socket.receive(3))[2], { error: { statusCode: 403, code: 'CHAT_FORBIDDEN' } })
+  socket.send({ read: { channel: 'team', id: first.id } })
+  t.same((await socket.receive(4))[3], { read: { channel: 'team', user: 'ben', id: first.id } })
+  await socket.close()
 })

@@ -1,10 +1,14 @@
 /** Anything that can receive a message as a ready WebSocket text frame: a local WebSocket, in practice. */
 export interface Subscriber {
+  /** The user id of the token that opened the socket. */
+  readonly user: string
   /**
    * `frames` holds `count` frames back to back, of consecutive seqs from `seq` (a message's place
    * in its channel, in which order messages arrive).
    */
   deliver (seq: number, frames: Buffer, count: number): void
+  /** Sends a ready text frame that is not a message (typing, say): no seq, never held back. */
+  relay (frame: Buffer): void
   /** Closes with the code, cutting off a client that has not finished closing within graceMs (ws's own 30 s without it). */
   close (code: number, reason: string, graceMs?: number): Promise<void>
 }
@@ -65,6 +69,22 @@ export class Hub {
     for (const subscriber of subscribers) subscriber.deliver(seq, frames, count)
     this.#delivered(subscribers.size * count)
     return subscribers.size
+  }
+
+  /**
+   * Sends a ready text frame (see textFrameOf) to every local subscriber of the channel but those
+   * of `exceptUser`, and returns how many got it.
+   */
+  relay (channel: string, frame: Buffer, exceptUser?: string): number {
+    const subscribers = this.#channels.get(channel)
+    if (subscribers === undefined) return 0
+    let recipients = 0
+    for (const subscriber of subscribers) {
+      if (subscriber.user === exceptUser) continue
+      subscriber.relay(frame)
+      recipients++
+    }
+    return recipients
   }
 
   /** Local subscribers over all channels. */

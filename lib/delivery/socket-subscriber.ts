@@ -33,6 +33,7 @@ function flushWaiting (): void {
  * after the missed ones, skipping any that the catch-up already covered (by seq).
  */
 export class SocketSubscriber implements Subscriber {
+  readonly user: string
   readonly #socket: WebSocket
   readonly #tcp: Socket | undefined
   /** Live messages held back during a catch-up: first seq, frames, number of frames. */
@@ -42,7 +43,8 @@ export class SocketSubscriber implements Subscriber {
   #first: Buffer | undefined
   #more: Buffer[] | undefined
 
-  constructor (socket: WebSocket, options: { holdLive: boolean }) {
+  constructor (socket: WebSocket, options: { holdLive: boolean, user?: string }) {
+    this.user = options.user ?? ''
     this.#socket = socket
     this.#tcp = (socket as unknown as { _socket?: Socket })._socket
     this.#held = options.holdLive ? [] : undefined
@@ -64,6 +66,10 @@ export class SocketSubscriber implements Subscriber {
    */
   send (text: string): void {
     this.#queue(textFrameOf(text))
+  }
+
+  relay (frame: Buffer): void {
+    this.#queue(frame)
   }
 
   /**

@@ -58,6 +58,10 @@ export const Message = Type.Object({
   examples: [{ id: EXAMPLE_ID, channel: 'group1', sender: 'user123', content: 'hello group', createdAt: '2026-11-25T14:11:40.424Z', seq: 1795630857261000 }]
 })
 
+/** What a WebSocket frame `{"read": ...}` holds: the message its user has read up to. */
+export const ReadFrame = Type.Object({ channel: ChannelId, id: MessageId })
+export type ReadFrame = Static<typeof ReadFrame>
+
 /** A change of a message's content: the content rules of a send. */
 export const EditMessageBody = Type.Object({
   content: SendMessageBody.properties.content
