@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ChannelId, ChannelIdTooLong, errorResponse, MessageId, Unauthorized, unavailableResponse } from '../lib/protocol/schemas.js'
+import { ChannelId, ChannelIdTooLong, errorResponse, MESSAGE_ID_PATTERN, MessageId, Unauthorized, unavailableResponse } from '../lib/protocol/schemas.js'
 import { UNREAD_CAP } from '../lib/messages/read-state.js'
 import { claimsOf } from '../plugins/auth.js'
 
@@ -47,7 +47,8 @@ const readState: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['read-state'],
       params: ChannelParams,
       response: {
-        200: Type.Record(Type.String(), MessageId, { description: 'Message id by user id', examples: [{ ann: '6b06ec9c9ca8c2fad139f951', ben: '6b06ec9c9ca8c2fad139f94e' }] }),
+        // Without MessageId's `examples`: OpenAPI 3.0 allows none inside additionalProperties.
+        200: Type.Record(Type.String(), Type.String({ pattern: MESSAGE_ID_PATTERN, description: 'A message id' }), { description: 'Message id by user id', examples: [{ ann: '6b06ec9c9ca8c2fad139f951', ben: '6b06ec9c9ca8c2fad139f94e' }] }),
         400: errorResponse('Invalid channel id (FST_ERR_VALIDATION)'),
         401: Unauthorized,
         403: errorResponse('No access to the channel (CHAT_FORBIDDEN)'),

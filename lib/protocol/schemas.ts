@@ -29,7 +29,8 @@ export const ChannelId = Type.String({
   description: 'A user id or a group id: 1 to 100 characters, a letter, digit or _ first, then letters, digits or _ . : @ + = | -',
   examples: ['group1']
 })
-export const MessageId = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'A message id: an ObjectId as 24 lowercase hex characters', examples: [EXAMPLE_ID] })
+export const MESSAGE_ID_PATTERN = '^[0-9a-f]{24}$'
+export const MessageId = Type.String({ pattern: MESSAGE_ID_PATTERN, description: 'A message id: an ObjectId as 24 lowercase hex characters', examples: [EXAMPLE_ID] })
 
 /** The sender's own id for a message: a resend with the same one is recognised and not stored or broadcast again. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._:-]{1,64}$'
