@@ -17,10 +17,12 @@ import hub from './plugins/hub.js'
 import tokenExpiry from './plugins/token-expiry.js'
 import persistence from './plugins/persistence.js'
 import fanout from './plugins/fanout.js'
+import messageChanges from './plugins/message-changes.js'
 import messages from './plugins/messages.js'
 import signals from './plugins/signals.js'
 import presence from './plugins/presence.js'
 import typing from './plugins/typing.js'
+import readState from './plugins/read-state.js'
 import limits from './plugins/limits.js'
 import routeRateLimits from './plugins/rate-limit.js'
 import origins from './plugins/origins.js'
@@ -45,11 +47,13 @@ export default async function chat (app: FastifyInstance, options: ChatOptions):
   await app.register(persistence)
   await app.register(fanout)
   await app.register(limits)
+  await app.register(messageChanges)
   await app.register(messages)
-  // Ephemeral events between instances, then what rides on them: presence and typing.
+  // Ephemeral events between instances, then what rides on them: presence, typing and read receipts.
   await app.register(signals)
   await app.register(presence)
   await app.register(typing)
+  await app.register(readState)
 
   // TypeBox validation never coerces bodies: {"content": 5} is refused, not turned into "5".
   app.setValidatorCompiler(TypeBoxValidatorCompiler)

@@ -65,7 +65,8 @@ function tokenVerifier (settings: Settings, app: FastifyInstance): VerifyToken {
     audiences: commaList(settings.jwtAudience),
     clockToleranceS: settings.jwtClockToleranceS,
     cacheSize: settings.jwtCacheSize,
-    skipVerification: settings.jwtInsecureSkipVerify
+    skipVerification: settings.jwtInsecureSkipVerify,
+    rolesClaim: settings.jwtRolesClaim
   })
 }
 

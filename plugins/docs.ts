@@ -29,6 +29,7 @@ async function docs (app: FastifyInstance): Promise<void> {
       components: { securitySchemes: { [BEARER]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       tags: [
         { name: 'messages', description: 'Sending, reading and counting' },
+        { name: 'read-state', description: 'Read markers, "seen by" and unread counts' },
         { name: 'websocket', description: 'Live delivery' },
         { name: 'operations', description: 'Health, readiness and metrics' }
       ]

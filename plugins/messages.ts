@@ -1,5 +1,6 @@
 // Decorates `chatMessages`: accepting messages (clientId check, place in the channel, background
-// write, broadcast) and reading them back in channel order, from MongoDB and the write queue.
+// write, broadcast) and reading them back in channel order, from MongoDB and the write queue
+// (and, for catch-up, with the changes to messages).
 // Broadcast never waits for MongoDB; the background writer stores every accepted message.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
@@ -38,6 +39,8 @@ export interface ChatMessages {
   after (scope: Scope, after: string, limit: number): Promise<ChatMessage[]>
   /** The seq of a message of the channel, waiting up to `settleMs` for one accepted elsewhere to be stored; 400 when there is none. */
   seqOf (channel: string, id: string, settleMs: number): Promise<number>
+  /** As seqOf, but undefined when there is none. */
+  findSeq (channel: string, id: string, settleMs: number): Promise<number | undefined>
 }
 
 async function messages (app: FastifyInstance): Promise<void> {
@@ -54,24 +57,30 @@ async function messages (app: FastifyInstance): Promise<void> {
     trackStores: app.chatSettings.ackAfterStore,
     rateLimiter: app.chatLimits.messages
   })
-  const reader = new MessageReader(store, (channel) => writer.queued(channel))
+  const reader = new MessageReader(store, (channel) => writer.queued(channel), app.chatChangeStore)
   // Runs before the writer closes (hooks close in reverse order): what is being accepted reaches its queue.
   app.addHook('onClose', () => intake.close(1_000))
 
-  async function seqOf (channel: string, id: string, settleMs: number): Promise<number> {
+  async function findSeq (channel: string, id: string, settleMs: number): Promise<number | undefined> {
     const deadline = Date.now() + settleMs
     for (;;) {
       const seq = await reader.seqOf(channel, id).catch(databaseUnavailable)
-      if (seq !== undefined) return seq
-      if (Date.now() > deadline) throw new InvalidHistoryQuery(`no message ${id} in channel ${channel}`)
+      if (seq !== undefined || Date.now() > deadline) return seq
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+  }
+
+  async function seqOf (channel: string, id: string, settleMs: number): Promise<number> {
+    const seq = await findSeq(channel, id, settleMs)
+    if (seq === undefined) throw new InvalidHistoryQuery(`no message ${id} in channel ${channel}`)
+    return seq
   }
 
   app.decorate('chatMessages', {
     intake,
     reader,
     seqOf,
+    findSeq,
     async history (scope, limit, before) {
       // Paging backwards starts from messages this reader was given, stored already.
       const beforeSeq = before === undefined ? undefined : await seqOf(scope.channel, before, 0)
@@ -89,4 +98,4 @@ async function messages (app: FastifyInstance): Promise<void> {
   }
 }
 
-export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout', 'chat-limits'] })
+export default fp(messages, { name: 'chat-messages', dependencies: ['chat-mongo', 'chat-hub', 'chat-persistence', 'chat-fanout', 'chat-limits', 'chat-message-changes'] })

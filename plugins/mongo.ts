@@ -1,10 +1,11 @@
 // Decorates `mongo.chat` (via @fastify/mongodb) with an unconnected MongoClient, so start-up
-// survives a database that is down, and `chatStore`, the message collection. Without a
-// MONGO_URI it starts the embedded in-memory server first.
+// survives a database that is down, `chatStore`, the message collection, and `chatDatabase`,
+// for the collections next to it (read markers, message changes). Without a MONGO_URI it starts
+// the embedded in-memory server first.
 import fastifyMongo from '@fastify/mongodb'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
-import { MongoClient } from 'mongodb'
+import { MongoClient, type Collection, type Document } from 'mongodb'
 import pRetry from 'p-retry'
 import type { FastifyInstance } from 'fastify'
 import { startEmbeddedMongo } from '../lib/storage/embedded-mongo.js'
@@ -15,7 +16,18 @@ import type { MessageDocument } from '../lib/messages/message.js'
 declare module 'fastify' {
   interface FastifyInstance {
     chatStore: MessageStore
+    chatDatabase: ChatDatabase
   }
+}
+
+/** The service's database, for stores of their own next to the messages. */
+export interface ChatDatabase {
+  /** A collection named after the message collection: MONGO_COLLECTION, `_`, then `suffix`. */
+  collection<T extends Document> (suffix: string): Collection<T>
+  /** Resolves once the client is connected (see connectOnDemand). */
+  connected: () => Promise<void>
+  /** Creates a store's indexes in the background, retrying until the database takes them. */
+  indexesInBackground (what: string, ensure: () => Promise<void>): void
 }
 
 async function mongo (app: FastifyInstance): Promise<void> {
@@ -28,9 +40,15 @@ async function mongo (app: FastifyInstance): Promise<void> {
   app.addHook('onClose', () => Promise.race([client.close(), sleep(1_000, undefined, { ref: false })]))
   await app.register(fastifyMongo, { client, database: mongoDb, name: 'chat' })
 
-  const store = new MessageStore(client.db(mongoDb).collection<MessageDocument>(mongoCollection), connectOnDemand(client))
+  const connected = connectOnDemand(client)
+  const store = new MessageStore(client.db(mongoDb).collection<MessageDocument>(mongoCollection), connected)
   app.decorate('chatStore', store)
-  createIndexesInBackground(app, store)
+  app.decorate('chatDatabase', {
+    collection: <T extends Document>(suffix: string) => client.db(mongoDb).collection<T>(`${mongoCollection}_${suffix}`),
+    connected,
+    indexesInBackground: (what, ensure) => createIndexesInBackground(app, what, ensure)
+  } satisfies ChatDatabase)
+  createIndexesInBackground(app, 'message', () => store.ensureIndexes())
 }
 
 async function embeddedUri (app: FastifyInstance): Promise<string> {
@@ -40,16 +58,16 @@ async function embeddedUri (app: FastifyInstance): Promise<string> {
   return embedded.uri
 }
 
-function createIndexesInBackground (app: FastifyInstance, store: MessageStore): void {
+function createIndexesInBackground (app: FastifyInstance, what: string, ensure: () => Promise<void>): void {
   const stop = new AbortController()
   app.addHook('onClose', async () => stop.abort())
-  pRetry(() => store.ensureIndexes(), {
+  pRetry(ensure, {
     retries: Number.POSITIVE_INFINITY,
     maxTimeout: 10_000,
     signal: stop.signal,
-    onFailedAttempt: ({ error }) => app.log.warn({ err: error }, 'creating message indexes failed; retrying')
+    onFailedAttempt: ({ error }) => app.log.warn({ err: error }, `creating ${what} indexes failed; retrying`)
   }).then(
-    () => app.log.info('message indexes are in place'),
+    () => app.log.info(`${what} indexes are in place`),
     () => {}
   )
 }

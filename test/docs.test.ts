@@ -100,10 +100,15 @@ t.test('the document passes a real OpenAPI validator and documents every route w
   const operations = Object.entries(document.paths as Record<string, Record<string, any>>)
     .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })))
   t.same(operations.map((operation) => operation.name).sort(), [
-    'GET /chat/api/channels/{channel}/presence', 'GET /chat/api/messages/counts', 'GET /chat/api/messages/{channel_id}', 'GET /chat/health', 'GET /chat/metrics',
-    'GET /chat/ready', 'GET /chat/ws', 'POST /chat/api/messages/{channel_id}'
+    'DELETE /chat/api/messages/{channel_id}/{id}', 'GET /chat/api/channels/{channel}/presence', 'GET /chat/api/channels/{channel}/read',
+    'GET /chat/api/messages/counts', 'GET /chat/api/messages/{channel_id}', 'GET /chat/api/unread', 'GET /chat/health', 'GET /chat/metrics',
+    'GET /chat/ready', 'GET /chat/ws', 'PATCH /chat/api/messages/{channel_id}/{id}', 'POST /chat/api/messages/{channel_id}', 'PUT /chat/api/channels/{channel}/read'
   ], 'every route of the service, and nothing of the host or the viewer')
-  const authenticated = ['POST /chat/api/messages/{channel_id}', 'GET /chat/api/messages/{channel_id}', 'GET /chat/ws', 'GET /chat/api/channels/{channel}/presence']
+  const authenticated = [
+    'POST /chat/api/messages/{channel_id}', 'GET /chat/api/messages/{channel_id}', 'GET /chat/ws', 'PATCH /chat/api/messages/{channel_id}/{id}',
+    'DELETE /chat/api/messages/{channel_id}/{id}', 'PUT /chat/api/channels/{channel}/read', 'GET /chat/api/channels/{channel}/read', 'GET /chat/api/unread',
+    'GET /chat/api/channels/{channel}/presence'
+  ]
   for (const { name, operation } of operations) {
     t.ok(operation.operationId && operation.summary && operation.description && operation.tags?.length === 1, `${name} is described`)
     t.same(operation.security, authenticated.includes(name) ? [{ bearerAuth: [] }] : undefined, `${name}: bearer security exactly where a token is checked`)
@@ -185,6 +190,47 @@ t.test('real answers of every route match the document, and every documented sta
   check('GET', counts, await answer(`${away.base}/api/messages/counts?channels=team`))
   check('GET', counts, await answer(`${limited.base}/api/messages/counts?channels=team`))
   check('GET', counts, await answer(`${limited.base}/api/messages/counts?channels=team`))
+
+  const read = '/chat/api/channels/{channel}/read'
+  const unread = '/chat/api/unread'
+  const change = '/chat/api/messages/{channel_id}/{id}'
+  const unknownId = '6b06ec9c9ca8c2fad139f951'
+  const ownId = JSON.parse((await postTo(service.base, 'team', '{"content":"to change"}')).body).id
+  const othersId = JSON.parse((await postTo(service.base, 'team', '{"content":"not alice\'s"}', { 'content-type': 'application/json', ...bearer({ id: 'bob', groups: ['team'] }) })).body).id
+  const putRead = (base: string, channel: string, body: string, headers: Record<string, string> = json) => answer(`${base}/api/channels/${channel}/read`, { method: 'PUT', headers, body })
+  check('PUT', read, await putRead(service.base, 'team', JSON.stringify({ id: ownId })))
+  check('PUT', read, await putRead(service.base, 'team', '{"id":"x"}'))
+  check('PUT', read, await putRead(service.base, 'team', JSON.stringify({ id: ownId }), { 'content-type': 'application/json' }))
+  check('PUT', read, await putRead(service.base, 'bob', JSON.stringify({ id: ownId })))
+  check('PUT', read, await putRead(service.base, 'team', JSON.stringify({ id: unknownId })))
+  check('PUT', read, await putRead(service.base, 'a'.repeat(101), JSON.stringify({ id: ownId })))
+  check('PUT', read, await putRead(away.base, 'team', JSON.stringify({ id: unknownId })))
+  check('GET', read, await answer(`${service.base}/api/channels/team/read`, { headers: user }))
+  check('GET', read, await answer(`${service.base}/api/channels/team%20x/read`, { headers: user }))
+  check('GET', read, await answer(`${service.base}/api/channels/team/read`))
+  check('GET', read, await answer(`${service.base}/api/channels/bob/read`, { headers: user }))
+  check('GET', read, await answer(`${service.base}/api/channels/${'a'.repeat(101)}/read`, { headers: user }))
+  check('GET', read, await answer(`${away.base}/api/channels/team/read`, { headers: user }))
+  check('GET', unread, await answer(`${service.base}/api/unread`, { headers: user }))
+  check('GET', unread, await answer(`${service.base}/api/unread`))
+  check('GET', unread, await answer(`${away.base}/api/unread`, { headers: user }))
+
+  const changeOf = (base: string, method: string, channel: string, id: string, body?: string, headers: Record<string, string> = body === undefined ? user : json) =>
+    answer(`${base}/api/messages/${channel}/${id}`, { method, headers, body })
+  check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', ownId, '{"content":"edited"}'))
+  check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', ownId, '{"content":5}'))
+  check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', ownId, '{"content":"x"}', { 'content-type': 'application/json' }))
+  check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', othersId, '{"content":"x"}'))
+  check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', unknownId, '{"content":"x"}'))
+  check('PATCH', change, await changeOf(service.base, 'PATCH', 'a'.repeat(101), ownId, '{"content":"x"}'))
+  check('PATCH', change, await changeOf(away.base, 'PATCH', 'team', ownId, '{"content":"x"}'))
+  check('DELETE', change, await changeOf(service.base, 'DELETE', 'team', ownId))
+  check('DELETE', change, await changeOf(service.base, 'DELETE', 'team', 'x'))
+  check('DELETE', change, await changeOf(service.base, 'DELETE', 'team', ownId, undefined, {}))
+  check('DELETE', change, await changeOf(service.base, 'DELETE', 'team', othersId))
+  check('DELETE', change, await changeOf(service.base, 'DELETE', 'team', unknownId))
+  check('DELETE', change, await changeOf(service.base, 'DELETE', 'a'.repeat(101), ownId))
+  check('DELETE', change, await changeOf(away.base, 'DELETE', 'team', ownId))
 
   check('GET', ws, await upgradeAnswer(`${service.ws}?channel=team`.replace('ws:', 'http:'), user))
   check('GET', ws, await upgradeAnswer(`${service.ws}?since=${'0'.repeat(24)}`.replace('ws:', 'http:'), user))

@@ -23,6 +23,8 @@ export interface TokenVerifierOptions {
   cacheSize: number
   /** The seed's parse-only mode: decode without checking signature or expiry. Unsafe. */
   skipVerification: boolean
+  /** The claim (or dotted path to a nested claim) holding the token's roles; `roles` when unset. */
+  rolesClaim?: string
 }
 
 /**
@@ -37,7 +39,7 @@ const PUBLIC_KEY_TYPES = ['rsa', 'rsa-pss', 'ec', 'ed25519']
 const MAX_CACHE_AGE_MS = 10 * 60_000
 
 export function createTokenVerifier (options: TokenVerifierOptions): VerifyToken {
-  if (options.skipVerification) return async (token) => withoutExpiry(claimsOf(decode(token)))
+  if (options.skipVerification) return async (token) => withoutExpiry(claimsOf(decode(token), options.rolesClaim))
   const verify = signatureVerifier(options)
   if (options.cacheSize === 0) return verify
   const verified = new LRUCache<string, Claims>({ max: options.cacheSize })
@@ -90,7 +92,7 @@ function signatureVerifier (options: TokenVerifierOptions): VerifyToken {
       } else {
         refuse(`${String(header.alg)} tokens are not accepted`)
       }
-      return Object.freeze(claimsOf(payload))
+      return Object.freeze(claimsOf(payload, options.rolesClaim))
     } catch (error) {
       if (!(error instanceof TokenError)) throw error
       const cause = (error.originalError as Error | undefined) ?? error
@@ -142,15 +144,15 @@ function decode (token: string): unknown {
   }
 }
 
-function claimsOf (payload: unknown): Claims {
-  const claims = readClaims(payload)
+function claimsOf (payload: unknown, rolesClaim: string | undefined): Claims {
+  const claims = readClaims(payload, rolesClaim)
   if (typeof claims === 'string') throw new Unauthorized(claims)
   return claims
 }
 
 /** Parse-only mode does not enforce `exp`, so neither does anything downstream. */
-function withoutExpiry ({ id, groups }: Claims): Claims {
-  return { id, groups }
+function withoutExpiry ({ exp: _exp, ...claims }: Claims): Claims {
+  return claims
 }
 
 function rememberFor (claims: Claims, clockToleranceS: number): number {

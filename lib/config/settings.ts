@@ -22,6 +22,8 @@ export const SettingsSchema = Type.Object({
   jwtIssuer: Type.Optional(Type.String({ minLength: 1, description: 'Accepted iss, comma-separated; unset: iss is not checked' })),
   jwtAudience: Type.Optional(Type.String({ minLength: 1, description: 'Accepted aud, comma-separated; unset: aud is not checked' })),
   jwtClockToleranceS: Type.Integer({ minimum: 0, maximum: 300, default: 5, description: 'Leeway for exp and nbf' }),
+  jwtRolesClaim: Type.String({ minLength: 1, default: 'roles', description: 'The claim holding a token\'s roles: a name, or a dotted path into nested claims (realm_access.roles)' }),
+  jwtModeratorRole: Type.String({ minLength: 1, default: 'chat-moderator', description: 'The role that lets a token delete others\' messages in the channels it may read' }),
   jwtCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1_000, description: 'Verified tokens kept until they expire; 0 verifies every time' }),
   redisUrl: Type.Optional(Type.String({ minLength: 1, description: 'Redis for fan-out and counts across instances; unset runs as a single instance' })),
   redisClusterNodes: Type.Optional(Type.String({

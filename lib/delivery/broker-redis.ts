@@ -5,7 +5,7 @@ import { ready, type RedisClient } from './redis-connection.js'
 import { jsonAfterSeq, jsonBeforeSeq, withSeq, type ChatMessage, type Draft } from '../messages/message.js'
 import { LocalSequencer, type Position } from '../messages/sequencer.js'
 import { ThrottledWarnings } from '../operations/throttled-warnings.js'
-import { frameCount } from './frame-bytes.js'
+import { frameCount, textFrameOf } from './frame-bytes.js'
 
 /** A channel's sequencer state outlives its last message by this much; after it, a new epoch starts. */
 const SEQUENCE_TTL_MS = 24 * 60 * 60 * 1000
@@ -34,11 +34,12 @@ const channelOf = (redisChannel: string): string => redisChannel.slice('chat:{'.
  * one at a time, so the publishes of a channel leave in seq order.
  * KEYS: per channel, its sequence hash, then the clientId key of each message that has one, in order.
  * ARGV: sequence TTL, clientId TTL, then per channel: its pub/sub channel, floor, one flag per
- * message ("1": it has a clientId, "0": not), and its messages in one string: per message its
- * JSON before the seq and a newline, then, for a message with a clientId, its JSON after the seq
- * and a newline (for the others that is "}"). JSON text never holds a raw newline (it escapes
- * one inside strings), and one string per channel instead of one or two per message is most of
- * what a call costs the client library.
+ * message ("1": it has a clientId, "0": not, "2": a change to a message), and its messages in one
+ * string: per message its JSON before the seq and a newline, then, for a message with a clientId,
+ * its JSON after the seq and a newline (for the others that is "}"). A change's frame does not
+ * show its seq: its whole JSON stands where a message's JSON before the seq does. JSON text
+ * never holds a raw newline (it escapes one inside strings), and one string per channel instead
+ * of one or two per message is most of what a call costs the client library.
  * Returns, per channel: the first new seq ("" if none), the number of its messages whose clientId
  * was known, and for each of those its index (from 1) and the earlier message's JSON.
  * `publish` is PUBLISH, or SPUBLISH on a cluster.
@@ -59,10 +60,12 @@ for at = 3, #ARGV, 4 do
   replies[first + 1] = 0
   local frames, pieces, from = {}, 0, 1
   for index = 1, #flags do
+    local flag = string.byte(flags, index)
     local newline = string.find(payload, '\\n', from, true)
     local before, after, clientIdKey = string.sub(payload, from, newline - 1), '}', nil
     from = newline + 1
-    if string.byte(flags, index) == 49 then
+    if flag == 50 then after = '' end
+    if flag == 49 then
       newline = string.find(payload, '\\n', from, true)
       after = string.sub(payload, from, newline - 1)
       from = newline + 1
@@ -84,7 +87,8 @@ for at = 3, #ARGV, 4 do
       local digits = string.format('%d', seq)
       if replies[first] == '' then replies[first] = digits end
       if clientIdKey then redis.call('SET', clientIdKey, before .. digits .. after, 'PX', ARGV[2]) end
-      local length = #before + #digits + #after
+      local shown = flag == 50 and '' or digits
+      local length = #before + #shown + #after
       if length < 126 then
         frames[pieces + 1] = string.char(129, length)
       elseif length < 65536 then
@@ -93,7 +97,7 @@ for at = 3, #ARGV, 4 do
         frames[pieces + 1] = struct.pack('>BBI4I4', 129, 127, 0, length)
       end
       frames[pieces + 2] = before
-      frames[pieces + 3] = digits
+      frames[pieces + 3] = shown
       frames[pieces + 4] = after
       pieces = pieces + 4
     end
@@ -118,6 +122,8 @@ declare module 'ioredis' {
 /** A message waiting for the end of the turn, when the turn's messages go to the ordering script together. */
 interface PendingPublish {
   draft: Draft
+  /** A change's frame (see publishChange): the call orders it in place of the draft, which stands for its channel only. */
+  change?: string
   accept (message: ChatMessage): void
   resolve (published: Published): void
   reject (error: unknown): void
@@ -181,6 +187,11 @@ export class RedisFanout implements Fanout {
     return new Promise((resolve, reject) => this.#order({ draft, accept, resolve, reject }))
   }
 
+  publishChange (channel: string, frame: string): Promise<number> {
+    const draft: Draft = { id: '', channel, sender: '', content: '', createdAt: new Date(0) }
+    return new Promise((resolve, reject) => this.#order({ draft, change: frame, accept: () => {}, resolve: ({ message }) => resolve(message.seq), reject }))
+  }
+
   /**
    * Settles the call with its seq, or with the JSON of the earlier message that had its clientId,
    * without disturbing the other calls of its batch.
@@ -197,8 +208,14 @@ export class RedisFanout implements Fanout {
     const message = withSeq(call.draft, seq)
     call.accept(message)
     // Without a subscription, it would not come back to this instance's clients.
-    if (this.#options.subscriber.status !== 'ready') deliverLocally(this.#options.hub, message)
+    if (this.#options.subscriber.status !== 'ready') this.#deliverHere(call, message)
     return { message, duplicate: false }
+  }
+
+  /** Delivers an ordered call to this instance's clients only, framed as the ordering script frames it. */
+  #deliverHere (call: PendingPublish, message: ChatMessage): void {
+    if (call.change === undefined) deliverLocally(this.#options.hub, message)
+    else this.#options.hub.broadcast(message.channel, message.seq, textFrameOf(call.change))
   }
 
   /** Redis could not order the calls: this instance orders and delivers them itself. */
@@ -209,7 +226,7 @@ export class RedisFanout implements Fanout {
         const { draft } = call
         const message = withSeq(draft, this.#fallback.next(draft.channel, this.#newestSeen.get(draft.channel)).seq)
         call.accept(message)
-        deliverLocally(this.#options.hub, message)
+        this.#deliverHere(call, message)
         call.resolve({ message, duplicate: false })
       } catch (error) {
         call.reject(error)
@@ -281,8 +298,11 @@ export class RedisFanout implements Fanout {
       keys.push(sequenceKey(channel))
       let flags = ''
       let messages = ''
-      for (const { draft } of calls) {
-        if (draft.clientId === undefined) {
+      for (const { draft, change } of calls) {
+        if (change !== undefined) {
+          flags += '2'
+          messages += change + '\n'
+        } else if (draft.clientId === undefined) {
           flags += '0'
           messages += jsonBeforeSeq(draft) + '\n'
         } else {

@@ -20,6 +20,12 @@ export interface Fanout {
    * instead, and nothing is delivered.
    */
   publish (draft: Draft, accept: (message: ChatMessage) => void): Promise<Published>
+  /**
+   * Gives a change to a message (its frame's JSON, which does not show the change's own seq) the
+   * channel's next place, as a message takes one, and delivers the frame in that order to the
+   * channel's clients on every instance. Resolves with the change's seq.
+   */
+  publishChange (channel: string, frame: string): Promise<number>
   /** Resolves once messages of the channel published from now on reach this instance's clients. */
   live (channel: string): Promise<void>
   /**
@@ -56,6 +62,11 @@ export function singleInstance (hub: Hub, sequencer: LocalSequencer): Fanout {
       accept(message)
       deliverLocally(hub, message)
       return Promise.resolve({ message, duplicate: false })
+    },
+    publishChange (channel, frame) {
+      const { seq } = sequencer.next(channel)
+      hub.broadcast(channel, seq, textFrameOf(frame))
+      return Promise.resolve(seq)
     },
     live: () => Promise.resolve(),
     hold: () => ({ live: Promise.resolve(), release: () => {} }),

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemoryBudget } from '../limits/memory-budget.js'
-import type { ChatMessage } from '../messages/message.js'
 import type { MessageReader } from '../storage/message-reader.js'
 import type { Position } from '../messages/sequencer.js'
 import type { Subscription } from './subscription.js'
@@ -18,7 +17,7 @@ export interface CatchUpOptions {
   /** The id of the last message the client saw. */
   since: string
   subscriber: Pick<Subscription, 'sendMissed' | 'taken' | 'goLive'>
-  reader: Pick<MessageReader, 'seqOf' | 'page'>
+  reader: Pick<MessageReader, 'seqOf' | 'missed'>
   /** The channel's newest position, read once live delivery to this client is in place (see Fanout.frontier). */
   frontier: Position | undefined
   pageSize: number
@@ -40,7 +39,7 @@ export interface CatchUpOptions {
 
 /**
  * Sends a reconnecting client every message of the channel after `since` and up to the frontier,
- * page by page and in seq order, then lets the live messages held meanwhile through. Within the
+ * and every change to a message (edit, delete) made meanwhile, page by page and in seq order, then lets the live messages held meanwhile through. Within the
  * frontier's epoch the seqs are contiguous, so a missing one is known to exist: the page is read
  * again until it appears or `settleMs` passes, and then reported as a gap.
  * Resolves false when the client went away or was dropped for not reading.
@@ -71,7 +70,7 @@ export async function catchUp (options: CatchUpOptions): Promise<boolean> {
       }
       held = pageBytes
       const after = cursor
-      const page = await settled(() => reader.page({ channel }, after, pageSize, until), (messages) => firstGap(messages, after, until, epoch, pageSize) === undefined, settleMs)
+      const page = await settled(() => reader.missed(channel, after, pageSize, until), (messages) => firstGap(messages, after, until, epoch, pageSize) === undefined, settleMs)
       const gap = firstGap(page, after, until, epoch, pageSize)
       if (gap !== undefined) options.onGap(gap)
       const bytes = subscriber.sendMissed(page)
@@ -92,8 +91,8 @@ export async function catchUp (options: CatchUpOptions): Promise<boolean> {
   }
 }
 
-/** The first run of seqs of the epoch missing from a page read after `after`, if any. */
-export function firstGap (page: readonly ChatMessage[], after: number, until: number, epoch: number, pageSize: number): Gap | undefined {
+/** The first run of seqs of the epoch missing from a page (messages and changes) read after `after`, if any. */
+export function firstGap (page: ReadonlyArray<{ seq: number }>, after: number, until: number, epoch: number, pageSize: number): Gap | undefined {
   let previous = after
   for (const message of page) {
     const from = Math.max(previous + 1, epoch)

@@ -12,6 +12,10 @@ export interface ChatMessage {
   seq: number
   /** The sender's own id for the message, which makes a resend idempotent; only when the sender gave one. */
   clientId?: string
+  /** When the sender last edited it. */
+  editedAt?: Date
+  /** When it was deleted: it stays as a tombstone, its content "". */
+  deletedAt?: Date
 }
 
 /** A message before it has its place in the channel. */
@@ -26,6 +30,10 @@ export interface MessageDocument {
   createdAt: Date
   seq: number
   clientId?: string
+  editedAt?: Date
+  deletedAt?: Date
+  /** The seq of the last change applied (see lib/messages/message-changes.ts): an older one that comes late changes nothing. */
+  changeSeq?: number
 }
 
 /**
@@ -74,7 +82,7 @@ export function jsonAfterSeq (draft: Draft): string {
 }
 
 export function fromDocument (document: MessageDocument): ChatMessage {
-  const { _id, seq, clientId, ...fields } = document
+  const { _id, seq, clientId, changeSeq: _changeSeq, ...fields } = document
   // Documents stored before messages had a seq sort before every later one.
   const message: ChatMessage = { id: _id.toHexString(), ...fields, seq: seq ?? 0 }
   if (clientId !== undefined) message.clientId = clientId

@@ -44,6 +44,12 @@ export interface ChatMetrics {
   timedWrites<Result> (insert: Insert<Result>): Insert<Result>
   deadLettered (count: number): void
   replayed (count: number): void
+  /** A message edited by its sender. */
+  edited (): void
+  /** A message deleted (a second delete of it is not counted). */
+  deleted (): void
+  /** A read marker moved forward: marked read over REST or WebSocket, or by its user's own message. */
+  markerMoved (): void
   /** Gauges read when scraped, from their owners. */
   watchQueueDepth (read: () => number): void
   watchConnections (read: () => number): void
@@ -70,6 +76,9 @@ export const disabledMetrics: ChatMetrics = {
   timedWrites: (insert) => insert,
   deadLettered () {},
   replayed () {},
+  edited () {},
+  deleted () {},
+  markerMoved () {},
   watchQueueDepth () {},
   watchConnections () {},
   watchSubscriptions () {},
@@ -128,6 +137,9 @@ export class PrometheusMetrics implements ChatMetrics {
   #stored = 0
   #deadLettered = 0
   #replayed = 0
+  #edited = 0
+  #deleted = 0
+  #markersMoved = 0
   #queueDepth = (): number => 0
   #connections = (): number => 0
   #subscriptions = (): number => 0
@@ -143,6 +155,9 @@ export class PrometheusMetrics implements ChatMetrics {
       this.#counter('chat_messages_stored_total', 'Accepted messages the background writer stored in MongoDB.', undefined, () => this.#stored)
       this.#counter('chat_messages_dead_lettered_total', 'Messages written to the dead-letter file (retries exhausted, or unwritten at shutdown).', undefined, () => this.#deadLettered)
       this.#counter('chat_messages_replayed_total', 'Messages stored in MongoDB from the dead-letter file.', undefined, () => this.#replayed)
+      this.#counter('chat_messages_edited_total', 'Messages edited by their senders.', undefined, () => this.#edited)
+      this.#counter('chat_messages_deleted_total', 'Messages deleted (left as tombstones) by their senders or moderators.', undefined, () => this.#deleted)
+      this.#counter('chat_read_markers_total', 'Read markers moved forward: marked read over REST or WebSocket, or by the user\'s own message.', undefined, () => this.#markersMoved)
       this.#counter('chat_deliveries_total', 'Messages written to local WebSockets: one per message per socket.', undefined, () => this.#deliveries)
       this.#counter('chat_typing_relayed_total', 'Typing notices from this instance\'s clients relayed to the channel (on every instance).', undefined, () => this.#typingRelayed)
       this.#counter('chat_typing_dropped_total', 'Typing notices dropped: more than one per user and channel within TYPING_INTERVAL_MS.', undefined, () => this.#typingDropped)
@@ -202,6 +217,18 @@ export class PrometheusMetrics implements ChatMetrics {
 
   replayed (count: number): void {
     this.#replayed += count
+  }
+
+  edited (): void {
+    this.#edited++
+  }
+
+  deleted (): void {
+    this.#deleted++
+  }
+
+  markerMoved (): void {
+    this.#markersMoved++
   }
 
   watchQueueDepth (read: () => number): void {

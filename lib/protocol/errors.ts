@@ -20,6 +20,8 @@ export const InvalidChannel = createError<[string]>('CHAT_INVALID_CHANNEL', 'Inv
 export const InvalidUpgrade = createError<[string]>('CHAT_INVALID_UPGRADE', 'Invalid WebSocket upgrade: %s', 400)
 export const InvalidFrame = createError<[string]>('CHAT_INVALID_FRAME', 'Invalid frame: %s', 400)
 export const TooManyChannels = createError<[number]>('CHAT_TOO_MANY_CHANNELS', 'This socket is already subscribed to %s channels (MAX_CHANNELS_PER_CONNECTION)', 429)
+export const MessageNotFound = createError<[string, string]>('CHAT_MESSAGE_NOT_FOUND', 'No message %s in channel %s', 404)
+export const NotAllowedToChange = createError<[string]>('CHAT_CHANGE_FORBIDDEN', 'Not allowed: %s', 403)
 export const Unavailable = createError<[string]>('CHAT_UNAVAILABLE', 'Service unavailable: %s', 503)
 /** Closing failed to store or save some accepted messages (never an HTTP answer). */
 export const MessagesNotSaved = createError<[number]>('CHAT_MESSAGES_NOT_SAVED', '%s accepted messages could be neither stored nor saved to the dead-letter file', 500)

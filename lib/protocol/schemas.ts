@@ -29,7 +29,8 @@ export const ChannelId = Type.String({
   description: 'A user id or a group id: 1 to 100 characters, a letter, digit or _ first, then letters, digits or _ . : @ + = | -',
   examples: ['group1']
 })
-export const MessageId = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'A message id: an ObjectId as 24 lowercase hex characters', examples: [EXAMPLE_ID] })
+export const MESSAGE_ID_PATTERN = '^[0-9a-f]{24}$'
+export const MessageId = Type.String({ pattern: MESSAGE_ID_PATTERN, description: 'A message id: an ObjectId as 24 lowercase hex characters', examples: [EXAMPLE_ID] })
 
 /** The sender's own id for a message: a resend with the same one is recognised and not stored or broadcast again. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._:-]{1,64}$'
@@ -50,11 +51,23 @@ export const Message = Type.Object({
   // A Date in handlers, an ISO 8601 string on the wire.
   createdAt: Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the service accepted the message', examples: ['2026-11-25T14:11:40.424Z'] }),
   seq: Type.Integer({ minimum: 0, description: 'The message\'s place in its channel: every instance delivers, pages and catches up in seq order', examples: [1795630857261000] }),
-  clientId: Type.Optional(Type.String({ description: 'The sender\'s own id for the message, when it gave one', examples: ['7f3c1e2a-0b9d'] }))
+  clientId: Type.Optional(Type.String({ description: 'The sender\'s own id for the message, when it gave one', examples: ['7f3c1e2a-0b9d'] })),
+  editedAt: Type.Optional(Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When the sender last edited it', examples: ['2026-11-25T14:12:02.100Z'] })),
+  deletedAt: Type.Optional(Type.Unsafe<Date>({ type: 'string', format: 'date-time', description: 'When it was deleted: a tombstone, its `content` ""', examples: ['2026-11-25T14:13:40.000Z'] }))
 }, {
   description: 'A message, as REST answers it and WebSocket frames carry it',
   examples: [{ id: EXAMPLE_ID, channel: 'group1', sender: 'user123', content: 'hello group', createdAt: '2026-11-25T14:11:40.424Z', seq: 1795630857261000 }]
 })
+
+/** What a WebSocket frame `{"read": ...}` holds: the message its user has read up to. */
+export const ReadFrame = Type.Object({ channel: ChannelId, id: MessageId })
+export type ReadFrame = Static<typeof ReadFrame>
+
+/** A change of a message's content: the content rules of a send. */
+export const EditMessageBody = Type.Object({
+  content: SendMessageBody.properties.content
+}, { description: 'The new content. Other fields are ignored.', examples: [{ content: 'hello group, edited' }] })
+export type EditMessageBody = Static<typeof EditMessageBody>
 
 /** The one error shape of every 4xx/5xx answer: a shared schema, referenced by each route's error statuses. */
 export const ErrorResponse = Type.Object({

@@ -1,4 +1,6 @@
 import { fromDocument, type ChatMessage, type MessageDocument } from '../messages/message.js'
+import type { MissedChange } from '../messages/message-change.js'
+import type { ChangeStore } from './change-store.js'
 import type { MessageStore, Scope } from './message-store.js'
 
 /** How long a message known by id may take to become readable (stored by the instance that accepted it). */
@@ -12,10 +14,13 @@ export const SETTLE_MS = 3_000
 export class MessageReader {
   readonly #store: Pick<MessageStore, 'after' | 'findById'>
   readonly #queued: (channel: string) => MessageDocument[]
+  readonly #changes: Pick<ChangeStore, 'after'> | undefined
 
-  constructor (store: Pick<MessageStore, 'after' | 'findById'>, queued: (channel: string) => MessageDocument[]) {
+  /** `changes`: where the changes to messages are, for `missed`; without it, it has messages only. */
+  constructor (store: Pick<MessageStore, 'after' | 'findById'>, queued: (channel: string) => MessageDocument[], changes?: Pick<ChangeStore, 'after'>) {
     this.#store = store
     this.#queued = queued
+    this.#changes = changes
   }
 
   /** Where a message of the channel stands, or undefined when neither place has it. */
@@ -39,4 +44,25 @@ export class MessageReader {
       .sort((a, b) => a.seq - b.seq)
       .slice(0, limit)
   }
+
+  /**
+   * What a client that saw the channel up to `afterSeq` missed (up to `untilSeq`): the messages
+   * and the changes to messages (edits, deletes, older messages' included), in seq order, at most
+   * `limit`. Every seq of the channel is one or the other.
+   */
+  async missed (channel: string, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<Array<ChatMessage | MissedChange>> {
+    const [messages, changes] = await Promise.all([
+      this.page({ channel }, afterSeq, limit, untilSeq),
+      this.#changes?.after(channel, afterSeq, limit, untilSeq) ?? []
+    ])
+    if (changes.length === 0) return messages
+    // A full page of either may stop short of the other's entries beyond its last seq.
+    const reach = Math.min(reachOf(messages, limit, untilSeq), reachOf(changes, limit, untilSeq))
+    return [...messages, ...changes].filter((entry) => entry.seq <= reach).sort((a, b) => a.seq - b.seq).slice(0, limit)
+  }
+}
+
+/** How far a page read up to `untilSeq` is complete: to its last seq when it is full. */
+function reachOf (page: ReadonlyArray<{ seq: number }>, limit: number, untilSeq: number): number {
+  return page.length === limit ? page[page.length - 1]!.seq : untilSeq
 }

@@ -144,6 +144,34 @@ export class MessageStore {
     return documents.map(fromDocument)
   }
 
+  /**
+   * Gives the message its new content, unless it is deleted or a later change (by seq) is applied
+   * already: so applying a change twice, or late, changes nothing.
+   */
+  async applyEdit (id: string, content: string, editedAt: Date, changeSeq: number): Promise<void> {
+    await this.#connected()
+    await this.#collection.updateOne(
+      { _id: new ObjectId(id), deletedAt: { $exists: false }, $or: [{ changeSeq: { $exists: false } }, { changeSeq: { $lt: changeSeq } }] },
+      { $set: { content, editedAt, changeSeq } }
+    )
+  }
+
+  /** Makes the message a tombstone: its content "", `deletedAt` set; a deleted message stays as it is. */
+  async applyDelete (id: string, deletedAt: Date, changeSeq: number): Promise<void> {
+    await this.#connected()
+    await this.#collection.updateOne({ _id: new ObjectId(id), deletedAt: { $exists: false } }, { $set: { content: '', deletedAt, changeSeq } })
+  }
+
+  /**
+   * The channel's messages after a seq that others sent and that are not deleted, counted up to
+   * `cap`: the count walks the (channel, seq) index from the seq and stops at the cap, so its cost
+   * does not grow with the channel.
+   */
+  async countAfter (channel: string, afterSeq: number, exceptSender: string, cap: number): Promise<number> {
+    await this.#connected()
+    return this.#collection.countDocuments({ channel, seq: { $gt: afterSeq }, sender: { $ne: exceptSender }, deletedAt: { $exists: false } }, { limit: cap })
+  }
+
   /** Resolves when the database answers within the timeout. */
   async ping (timeoutMs: number): Promise<void> {
     const timeout = AbortSignal.timeout(timeoutMs)

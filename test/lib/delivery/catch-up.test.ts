@@ -17,7 +17,7 @@ function setup (readable: number[], pageSize = 3) {
   }
   const reader = {
     seqOf: async (_channel: string, id: string) => readable.includes(Number(id.slice(3))) ? Number(id.slice(3)) : undefined,
-    page: async (_scope: unknown, after: number, limit: number, until = Infinity) => {
+    missed: async (_channel: string, after: number, limit: number, until = Infinity) => {
       reads.push(after)
       return readable.filter((seq) => seq > after && seq <= until).sort((a, b) => a - b).slice(0, limit).map(message)
     }
