@@ -26,14 +26,17 @@ Browsers, which cannot set headers on a WebSocket, can pass the token as the sub
 - \`{"subscribe": {"channel", "since"?, "presence"?}}\` → \`{"subscribed": {"channel"}}\` once live (then, with \`since\`, every message after it, then the live ones); \`{"unsubscribe": {"channel"}}\` → \`{"unsubscribed": {"channel"}}\`; at most MAX_CHANNELS_PER_CONNECTION channels;
 - a message, \`{"channel", "content", "clientId"?}\` (\`channel\` may be left out on a socket opened with \`?channel=\`): it needs the access a REST post needs, not a subscription; a socket's messages keep their order;
 - \`{"typing": {"channel"}}\`: at most one per user and channel is relayed every TYPING_INTERVAL_MS, the rest are dropped; never stored;
+- \`{"read": {"channel", "id"}}\`: moves the user's read marker, as PUT /api/channels/{channel}/read does;
 - \`{"ping": {}}\` → \`{"pong": {}}\`.
 
 **Server to client**, text frames:
 - a message, \`{"id", "channel", "sender", "content", "createdAt", "seq", "clientId"?}\`, as sendMessage answers it: every message of each subscribed channel, the client's own included, in \`seq\` order;
 - with presence (\`presence: true\` or \`presence=true\`): first \`{"presence": {"channel", "users"}}\` (the first 100 present users, sorted), then \`{"join": {"channel", "user"}}\` and \`{"leave": {"channel", "user"}}\` (none above PRESENCE_EVENTS_MAX_USERS present users);
 - \`{"typing": {"channel", "user"}}\` when another user of a subscribed channel types;
+- \`{"read": {"channel", "user", "id"}}\` when a user's read marker moves (at most one per user and channel per second);
+- \`{"edited": <message>}\` and \`{"deleted": {"channel", "id", "deletedAt"}}\` when a message changes: each change takes the channel's next seq and is caught up with \`since\` like a message;
 - an ack, \`{"ack": {"clientId", "id"}}\`, for every message frame with a clientId (a resend is acked with the first message's id and not broadcast again; with ACK_AFTER_STORE, only once stored);
-- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?, "channel"?}}\`: 400 CHAT_INVALID_MESSAGE, CHAT_INVALID_CHANNEL or CHAT_INVALID_FRAME, 403 CHAT_FORBIDDEN, 413 CHAT_BODY_TOO_LARGE (over 64 KiB), 429 CHAT_RATE_LIMITED or CHAT_TOO_MANY_CHANNELS, 503 CHAT_UNAVAILABLE; during a catch-up, 400 CHAT_UNKNOWN_SINCE, 503 CHAT_CATCH_UP_GAP and 503 CHAT_CATCH_UP_BUSY. The connection stays open.
+- an error frame, \`{"error": {"statusCode", "code", "error", "message", "clientId"?, "channel"?}}\`: 400 CHAT_INVALID_MESSAGE, CHAT_INVALID_CHANNEL or CHAT_INVALID_FRAME, 403 CHAT_FORBIDDEN, 404 CHAT_MESSAGE_NOT_FOUND (read), 413 CHAT_BODY_TOO_LARGE (over 64 KiB), 429 CHAT_RATE_LIMITED or CHAT_TOO_MANY_CHANNELS, 503 CHAT_UNAVAILABLE; during a catch-up, 400 CHAT_UNKNOWN_SINCE, 503 CHAT_CATCH_UP_GAP and 503 CHAT_CATCH_UP_BUSY. The connection stays open.
 
 **Heartbeat**: a ping control frame every WS_PING_INTERVAL_MS; a socket silent for WS_PING_INTERVAL_MS + WS_PONG_TIMEOUT_MS is cut off.
 
@@ -62,6 +65,7 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
     maxChannels: settings.maxChannelsPerConnection,
     presence: app.chatPresence,
     typing: app.chatTyping,
+    readState: app.chatReadState,
     log: app.log
   }
 

@@ -1,7 +1,6 @@
 // Read state and message changes across three instances (server.ts processes) sharing one
 // MongoDB and one Redis.
 import t from 'tap'
-import { existsSync } from 'node:fs'
 import { bearer, Client, get, post, sleep, startCluster, wsUrlOf as wsUrl } from './helper.js'
 
 const member = (id: string, roles: string[] = []) => ({ id, groups: ['team'], realm_access: { roles } })
@@ -62,9 +61,7 @@ t.test('markers are shared by every instance and only move forward; unread count
   t.equal((await call('DELETE', `${c.base}/api/messages/team/${sent[2].id}`, ben)).status, 403)
 })
 
-// Receipts cross instances over the Redis signals of issue 32; until they are merged, signals stay within an instance.
-const redisSignals = existsSync(new URL('../lib/delivery/signals-redis.ts', import.meta.url))
-t.test('a receipt reaches the reader\'s other device on another instance', { skip: redisSignals ? false : 'needs the Redis signals of issue 32' }, async (t) => {
+t.test('a receipt reaches the reader\'s other device on another instance', async (t) => {
   const { servers } = await startCluster(t, env)
   const [a, b] = servers as [typeof servers[0], typeof servers[0]]
   const sent = (await post(`${a.base}/api/messages/team`, { content: 'read me' }, bearer(ann))).body

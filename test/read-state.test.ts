@@ -117,7 +117,7 @@ t.test('a read frame that is not right answers an error frame; the socket stays 
   socket.send({ read: { channel: 'team', id: new ObjectId().toHexString() } })
   t.match((await socket.receive(1))[0], { error: { statusCode: 404, code: 'CHAT_MESSAGE_NOT_FOUND' } })
   socket.send({ read: { channel: 'team' } })
-  t.match((await socket.receive(2))[1], { error: { statusCode: 400, code: 'CHAT_INVALID_MESSAGE' } })
+  t.match((await socket.receive(2))[1], { error: { statusCode: 400, code: 'CHAT_INVALID_FRAME', channel: 'team' } })
   socket.send({ read: { channel: 'elsewhere', id: first.id } })
   t.match((await socket.receive(3))[2], { error: { statusCode: 403, code: 'CHAT_FORBIDDEN' } })
   socket.send({ read: { channel: 'team', id: first.id } })

@@ -40,6 +40,8 @@ export interface SocketServices {
   presence: { enter (channel: string, user: string, listener?: Subscription): () => void }
   /** Relays a typing notice (throttled), or rejects with Forbidden. */
   typing: { typed (claims: Claims, channel: string): Promise<void> }
+  /** Moves the user's read marker (a receipt follows), or rejects (Forbidden, MessageNotFound). */
+  readState: { markRead (claims: Claims, channel: string, id: string): Promise<void> }
   /** MAX_CHANNELS_PER_CONNECTION; 0 is no cap. */
   maxChannels: number
   log: { debug (object: object, message: string): void, error (object: object, message: string): void }
@@ -118,6 +120,7 @@ class SocketClient {
       case 'subscribe': return this.#inTurn(frame.channel, () => this.#subscribeFrame(frame.channel, frame))
       case 'unsubscribe': return this.#inTurn(frame.channel, async () => this.#unsubscribeFrame(frame.channel))
       case 'typing': return this.#typing(frame.channel)
+      case 'read': return this.#read(frame.channel, frame.id)
       case 'ping': return this.#connection.send(PONG_FRAME)
     }
   }
@@ -190,6 +193,11 @@ class SocketClient {
     live.then(() => { entry.isLive = true }, () => {})
     this.#subscriptions.set(channel, entry)
     if (since !== undefined) this.#catchUp(subscription, since, live)
+  }
+
+  /** A read marker moved over the socket: nothing answers a success (the receipt is the echo). */
+  #read (channel: string, id: string): void {
+    this.#services.readState.markRead(this.#claims, channel, id).catch((error: unknown) => this.#sendError(error, { channel }))
   }
 
   /** Typing is never stored nor counted as a message: its only refusal is no access. */

@@ -22,6 +22,7 @@ export type ClientFrame =
   | { kind: 'subscribe', channel: string, since: string | undefined, presence: boolean }
   | { kind: 'unsubscribe', channel: string }
   | { kind: 'typing', channel: string }
+  | { kind: 'read', channel: string, id: string }
   | { kind: 'ping' }
 
 /** Reads a client's WebSocket frame, or throws saying what is wrong (with the frame's clientId and channel). */
@@ -35,7 +36,7 @@ export function readClientFrame (data: Buffer, isBinary: boolean): ClientFrame {
     throw new InvalidMessage('frame is not valid JSON')
   }
   if (typeof frame === 'object' && frame !== null) {
-    const { subscribe, unsubscribe, typing, ping } = frame as Record<string, unknown>
+    const { subscribe, unsubscribe, typing, read, ping } = frame as Record<string, unknown>
     if (subscribe !== undefined) {
       const channel = channelOf(subscribe, 'subscribe')
       const { since, presence } = subscribe as { since?: unknown, presence?: unknown }
@@ -47,6 +48,12 @@ export function readClientFrame (data: Buffer, isBinary: boolean): ClientFrame {
     }
     if (unsubscribe !== undefined) return { kind: 'unsubscribe', channel: channelOf(unsubscribe, 'unsubscribe') }
     if (typing !== undefined) return { kind: 'typing', channel: channelOf(typing, 'typing') }
+    if (read !== undefined) {
+      const channel = channelOf(read, 'read')
+      const { id } = read as { id?: unknown }
+      if (typeof id !== 'string' || !messageIdRegExp.test(id)) throw withChannel(new InvalidFrame('read.id must be a message id (24 hex characters)'), channel)
+      return { kind: 'read', channel, id }
+    }
     if (ping !== undefined) return { kind: 'ping' }
   }
   const message = readSendFrame(frame)
