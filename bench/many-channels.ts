@@ -6,6 +6,7 @@
 // service on the null sink.
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { median, table } from './report.js'
@@ -183,7 +184,8 @@ async function memorySteps (round: number, options: ManyChannelsOptions, settleM
     const warmup = await idleSockets(server, options, 0, MEMORY_WARMUP_SOCKETS)
     await measure(MEMORY_WARMUP_SOCKETS)
     const sockets = await openInSteps(server, options, measure)
-    if (steps.at(-1)!.subscriptions !== options.idleSockets * perSocket) console.error(`many-channels memory: ${steps.at(-1)!.subscriptions} subscriptions, expected ${options.idleSockets * perSocket}`)
+    const expected = (MEMORY_WARMUP_SOCKETS + options.idleSockets) * perSocket
+    if (steps.at(-1)!.subscriptions !== expected) console.error(`many-channels memory: ${steps.at(-1)!.subscriptions} subscriptions, expected ${expected}`)
     await sockets.close()
     await warmup.close()
     return steps
@@ -246,6 +248,8 @@ export async function manyChannels (options: ManyChannelsOptions): Promise<void>
   const [sockets, perSocket, channels, publishers] = options.scenario.split('/').map(Number) as [number, number, number, number]
   const members = membersOf(sockets, perSocket, channels)
   const deliveriesPerMessage = members.reduce((sum, count) => sum + count, 0) / channels
+  // Other work on the machine shows in every timing: the load averages before and after say how much there was.
+  const loadBefore = loadavg()
   const name = `${sockets} sockets × ${perSocket} of ${channels} channels, ${publishers} publishers`
 
   // 1. Closed loop at saturation.
@@ -344,11 +348,13 @@ export async function manyChannels (options: ManyChannelsOptions): Promise<void>
   table(`Many channels, memory per socket from ${firstStep} to ${lastStep} sockets (target <= ${TARGETS.kibPerSocket} KiB of RSS)`, [memoryMargin])
   table(`Many channels, heartbeat CPU with idle sockets (${heartbeatWindowMs / 1000} s windows; WS_PONG_TIMEOUT_MS default; medians)`, heartbeatRows)
 
+  const load = { before: loadBefore, after: loadavg() }
+  console.log(`many-channels load averages (1, 5, 15 min) before: ${load.before.map((n) => n.toFixed(2)).join(' ')}, after: ${load.after.map((n) => n.toFixed(2)).join(' ')}`)
   mkdirSync('bench-results', { recursive: true })
   const file = join('bench-results', `many-channels-${Date.now()}.json`)
   const { mongoUri: _, ...settings } = options
   const results = {
-    settings, rate, closed, closedRows, closedRatios, half, halfRows, memory, memoryRows, memoryMargin, heartbeat, heartbeatRows
+    settings, load, rate, closed, closedRows, closedRatios, half, halfRows, memory, memoryRows, memoryMargin, heartbeat, heartbeatRows
   }
   writeFileSync(file, JSON.stringify(results, null, 2))
   console.log(`many-channels results: ${file}`)
