@@ -110,7 +110,8 @@ export const frames = {
 export const SUBSCRIBED = 'subscribed'
 
 const BUCKET_US = 10
-const BUCKETS = 200_000
+/** Up to 10 s: past saturation (or on a busy machine) latencies of seconds are still told apart. */
+const BUCKETS = 1_000_000
 
 /** Latencies in BUCKET_US buckets, recorded without allocating. */
 export class Histogram {
