@@ -1,6 +1,7 @@
 // npm run bench -- [--scenario S/C/P ...] [--window 8] [--duration 5] [--rounds 3]
 //                  [--payload 64] [--idle 10000] [--persist-seconds 60] [--quick]
-//                  [--only closed,open,persistence,idle,cluster,metrics,features,half,redis] [--scrape-every 5]
+//                  [--only closed,open,persistence,idle,cluster,metrics,features,half,redis,many] [--scrape-every 5]
+//                  [--many 2000/20/500/100]
 //                  [--variants plain,client-ids,...] [--sink jongodb|null] [--half-rate 4000] [--steady-warmup 5] [--profile]
 // Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
 // same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
@@ -14,6 +15,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
+import { manyChannels } from './many-channels.js'
 import { median, table } from './report.js'
 import { hasRedisServer, whyNoRedisCluster } from './redis-cli.js'
 import { CLUSTER_SIZE, startRedis, startRedisCluster, type BenchRedis } from './redis-servers.js'
@@ -36,7 +38,9 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
     servers: { type: 'string', default: 'service,raw-ws,socket.io' },
-    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics,features,half,redis' },
+    only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics,features,half,redis,many' },
+    // The many-channels part: sockets / channels each socket subscribes to / channels / publishers.
+    many: { type: 'string', default: '2000/20/500/100' },
     variants: { type: 'string', default: 'plain,client-ids,ack-after-store' },
     rate: { type: 'string' },
     sink: { type: 'string', default: 'jongodb' },
@@ -596,6 +600,14 @@ const redisSideBySide = redisPairs.length === 0 ? [] : [(() => {
   const summary = pairSummary(redisPairs)
   return { scenario: first.name, ...summary, targetMet: summary.throughputOnVsOff >= REDIS_TARGET ? 'yes' : 'no' }
 })()]
+
+// Many channels per socket, against raw ws rooms and Socket.IO rooms; prints its own tables.
+if (parts.has('many')) {
+  await manyChannels({
+    scenario: quick ? '400/10/100/20' : flags.many, rounds, quick, durationMs, warmupMs: steadyWarmupMs, window: Number(flags.window),
+    payloadBytes: Number(flags.payload), idleSockets: idleConnections, mongoUri: (await nullDatabase()).uri, mongoDb: DB
+  })
+}
 
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, date: new Date().toISOString() }
 table('Closed loop (medians)', closedSummary)
