@@ -1,7 +1,7 @@
 import { CLOSE } from '../lib/protocol/wire.js'
 import { reconnectDelay } from './backoff.js'
 import { ChannelFeed } from './channel-feed.js'
-import { ChatError, isErrorBody, isMessage, readFrame, type ChatMessage, type ErrorBody, type Frame } from './frames.js'
+import { ChatError, isErrorBody, isMessage, readFrame, type ChatMessage, type Deletion, type ErrorBody, type Frame, type ReadReceipt } from './frames.js'
 import { Liveness, type LivenessOptions } from './liveness.js'
 
 /** The refusals of a frame; other error frames (about a catch-up) concern no send. */
@@ -67,6 +67,10 @@ export interface ChatClientEvents {
   presence: (change: { channel: string, users: string[] }) => void
   /** Who is typing in a channel changed: a notice came, a typer's message arrived, or a notice grew old. */
   typing: (change: { channel: string, users: string[] }) => void
+  /** A message was edited or deleted: the message as it is now (a tombstone has `deletedAt` and content ""). Once per change. */
+  changed: (message: ChatMessage) => void
+  /** A user's read marker moved in a subscribed channel (the user's own included, from their other devices). */
+  read: (receipt: ReadReceipt) => void
   state: (state: ConnectionState) => void
   /** Refusals that concern no single send (those reject its promise), and connection failures. */
   error: (error: Error) => void
@@ -95,7 +99,7 @@ export class ChatClient {
   readonly #WebSocket: WebSocketImplementation
   readonly #restBase: string
   readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = {
-    message: new Set(), subscribed: new Set(), presence: new Set(), typing: new Set(), state: new Set(), error: new Set()
+    message: new Set(), subscribed: new Set(), presence: new Set(), typing: new Set(), changed: new Set(), read: new Set(), state: new Set(), error: new Set()
   }
   readonly #feeds = new Map<string, ChannelFeed>()
   readonly #pending = new Map<string, PendingSend>()
@@ -131,6 +135,11 @@ export class ChatClient {
 
   get state (): ConnectionState {
     return this.#state
+  }
+
+  /** The `id` claim of the token last used: the sender of what this client sends. */
+  get user (): string | undefined {
+    return this.#senderId
   }
 
   /** The channels subscribed to (or to be, once connected). */
@@ -172,6 +181,29 @@ export class ChatClient {
 
   get #typingIntervalMs (): number {
     return this.#options.typingIntervalMs ?? 2_000
+  }
+
+  /**
+   * Moves the user's read marker in the channel to `id` (default: the last message delivered), over
+   * the socket when it is open, else over REST. A marker only moves forward.
+   */
+  async markRead (channel: string, id = this.lastIdOf(channel)): Promise<void> {
+    if (id === undefined) return
+    if (this.#state === 'open' && this.#socket?.readyState === OPEN) {
+      this.#socket.send(JSON.stringify({ read: { channel, id } }))
+      return
+    }
+    await this.#request('PUT', `/api/channels/${encodeURIComponent(channel)}/read`, { id })
+  }
+
+  /** Unread counts for the token's own channel and each of its groups (exact up to 1000). */
+  async unread (): Promise<Record<string, number>> {
+    return await this.#request('GET', '/api/unread') as Record<string, number>
+  }
+
+  /** Every user's read marker in the channel ("seen by"): user id to message id. */
+  async readMarkers (channel: string): Promise<Record<string, string>> {
+    return await this.#request('GET', `/api/channels/${encodeURIComponent(channel)}/read`) as Record<string, string>
   }
 
   /** Adds a listener; returns the function that removes it. */
@@ -402,10 +434,20 @@ export class ChatClient {
   }
 
   async #get (path: string, token: string): Promise<unknown> {
-    const response = await fetch(this.#restBase + path, { headers: { authorization: `Bearer ${token}` } })
-    const body: unknown = await response.json().catch(() => undefined)
-    if (response.ok) return body
-    throw isErrorBody(body) ? new ChatError(body) : new Error(`${path} answered ${response.status}`)
+    return await this.#send('GET', path, token)
+  }
+
+  async #request (method: string, path: string, body?: unknown): Promise<unknown> {
+    return await this.#send(method, path, await this.#options.getToken(), body)
+  }
+
+  async #send (method: string, path: string, token: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const response = await fetch(this.#restBase + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    const answer: unknown = response.status === 204 ? undefined : await response.json().catch(() => undefined)
+    if (response.ok) return answer
+    throw isErrorBody(answer) ? new ChatError(answer) : new Error(`${method} ${path} answered ${response.status}`)
   }
 
   #socketUrl (): string {
@@ -458,7 +500,42 @@ export class ChatClient {
       case 'typing':
         this.#typed(frame.channel, frame.user)
         break
+      case 'read':
+        if (this.#feeds.has(frame.receipt.channel)) this.#emit('read', frame.receipt)
+        break
+      case 'edited':
+        this.#changed(frame.message)
+        break
+      case 'deleted':
+        this.#deleted(frame.deletion)
+        break
     }
+  }
+
+  /**
+   * An edit replaces the message in place, unless it was deleted (whatever edit comes after a
+   * delete is older) or already shows this edit: a change that comes twice (after a reconnect)
+   * changes nothing the second time.
+   */
+  #changed (edited: ChatMessage): void {
+    const feed = this.#feeds.get(edited.channel)
+    if (feed === undefined) return
+    const current = feed.delivered.get(edited.id)
+    if (current?.deletedAt !== undefined) return
+    if (current !== undefined && current.editedAt === edited.editedAt && current.content === edited.content) return
+    const now = { ...current, ...edited }
+    feed.delivered.add(now)
+    this.#emit('changed', now)
+  }
+
+  #deleted ({ channel, id, deletedAt }: Deletion): void {
+    const feed = this.#feeds.get(channel)
+    if (feed === undefined) return
+    const current = feed.delivered.get(id)
+    if (current?.deletedAt !== undefined) return
+    const now: ChatMessage = { ...(current ?? { id, channel, sender: '', createdAt: '' }), content: '', deletedAt }
+    feed.delivered.add(now)
+    this.#emit('changed', now)
   }
 
   #presenceChanged (frame: Extract<Frame, { kind: 'presence' | 'join' | 'leave' }>): void {

@@ -1,6 +1,6 @@
-import type { ErrorBody, WireMessage } from '../lib/protocol/wire.js'
+import type { Deletion, ErrorBody, ReadReceipt, WireMessage } from '../lib/protocol/wire.js'
 
-export type { ErrorBody }
+export type { Deletion, ErrorBody, ReadReceipt }
 /** A message as the service sends it: REST reply, history entry and WebSocket frame alike. */
 export type ChatMessage = WireMessage
 
@@ -30,6 +30,9 @@ export type Frame =
   | { kind: 'join', channel: string, user: string }
   | { kind: 'leave', channel: string, user: string }
   | { kind: 'typing', channel: string, user: string }
+  | { kind: 'read', receipt: ReadReceipt }
+  | { kind: 'edited', message: ChatMessage }
+  | { kind: 'deleted', deletion: Deletion }
   | { kind: 'unknown' }
 
 /** What a text frame from the service holds; anything unexpected is `unknown`, never a throw. */
@@ -42,7 +45,7 @@ export function readFrame (data: unknown): Frame {
     return { kind: 'unknown' }
   }
   if (!isRecord(frame)) return { kind: 'unknown' }
-  const { ack, error, subscribed, unsubscribed, pong, presence } = frame
+  const { ack, error, subscribed, unsubscribed, pong, presence, read, edited, deleted } = frame
   if (isRecord(ack) && typeof ack.clientId === 'string' && typeof ack.id === 'string') {
     return { kind: 'ack', clientId: ack.clientId, id: ack.id }
   }
@@ -52,6 +55,13 @@ export function readFrame (data: unknown): Frame {
   if (isRecord(pong)) return { kind: 'pong' }
   if (isRecord(presence) && typeof presence.channel === 'string' && Array.isArray(presence.users)) {
     return { kind: 'presence', channel: presence.channel, users: presence.users.filter((user): user is string => typeof user === 'string') }
+  }
+  if (isRecord(read) && typeof read.channel === 'string' && typeof read.user === 'string' && typeof read.id === 'string') {
+    return { kind: 'read', receipt: { channel: read.channel, user: read.user, id: read.id } }
+  }
+  if (isMessage(edited)) return { kind: 'edited', message: edited }
+  if (isRecord(deleted) && typeof deleted.channel === 'string' && typeof deleted.id === 'string' && typeof deleted.deletedAt === 'string') {
+    return { kind: 'deleted', deletion: { channel: deleted.channel, id: deleted.id, deletedAt: deleted.deletedAt } }
   }
   for (const kind of ['join', 'leave', 'typing'] as const) {
     const body = frame[kind]

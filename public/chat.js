@@ -49,7 +49,12 @@ connectForm.addEventListener('submit', (event) => {
   })
   client = current
   select(channels[0])
-  current.on('state', (state) => { if (client === current) showState(state) })
+  current.on('state', (state) => {
+    if (client !== current) return
+    showState(state)
+    if (state === 'open') showServerUnread(current)
+  })
+  current.on('changed', (message) => { if (client === current) changed(message) })
   current.on('message', (message) => { if (client === current) received(message) })
   current.on('error', (error) => { if (client === current) refused(error) })
   current.on('presence', ({ channel }) => { if (client === current && channel === selected) showPresence() })
@@ -103,6 +108,7 @@ function select (channel) {
   if (room === undefined) return
   room.unread = 0
   showUnread(channel)
+  markRead(channel)
   messages.replaceChildren(...room.messages.map(messageItem))
   messages.lastElementChild?.scrollIntoView({ block: 'nearest' })
   showPresence()
@@ -127,18 +133,52 @@ function showTyping () {
 
 function received (message) {
   const room = rooms.get(message.channel)
-  if (room === undefined) return
+  if (room === undefined || message.deletedAt !== undefined) return
   room.messages.push(message)
   if (room.messages.length > KEPT_PER_CHANNEL) room.messages.shift()
   if (message.channel !== selected) {
-    room.unread++
+    if (message.sender !== client.user) room.unread++
     showUnread(message.channel)
     return
   }
+  markRead(message.channel)
   const item = messageItem(message)
   messages.append(item)
   if (messages.children.length > KEPT_PER_CHANNEL) messages.firstElementChild.remove()
   item.scrollIntoView({ block: 'nearest' })
+}
+
+/** The service's unread counts (after the read markers), for the channels not shown; the shown one is marked read. */
+async function showServerUnread (current) {
+  try {
+    const counts = await current.unread()
+    if (client !== current) return
+    for (const [channel, room] of rooms) {
+      if (channel === selected || counts[channel] === undefined) continue
+      room.unread = counts[channel]
+      showUnread(channel)
+    }
+  } catch (error) {
+    showError(error.message)
+  }
+}
+
+function markRead (channel) {
+  client?.markRead(channel).catch((error) => showError(error.message))
+}
+
+/** An edit shows the new content with an "edited" mark; a deleted message is taken off the page. */
+function changed (message) {
+  const room = rooms.get(message.channel)
+  if (room === undefined) return
+  const at = room.messages.findIndex((shown) => shown.id === message.id)
+  if (at === -1) return
+  if (message.deletedAt !== undefined) room.messages.splice(at, 1)
+  else room.messages[at] = message
+  const item = messages.querySelector(`li[data-id="${CSS.escape(message.id)}"]`)
+  if (item === null) return
+  if (message.deletedAt !== undefined) item.remove()
+  else item.replaceWith(messageItem(message))
 }
 
 function showUnread (channel) {
@@ -163,7 +203,9 @@ function messageItem (message) {
   const time = document.createElement('time')
   time.dateTime = message.createdAt
   time.textContent = new Date(message.createdAt).toLocaleTimeString()
-  item.append(textElement('span', 'sender', message.sender), time, textElement('p', 'content', message.content))
+  item.append(textElement('span', 'sender', message.sender), time)
+  if (message.editedAt !== undefined) item.append(textElement('span', 'edited', 'edited'))
+  item.append(textElement('p', 'content', message.content))
   return item
 }
 

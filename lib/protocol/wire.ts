@@ -34,7 +34,16 @@ export interface WireMessage {
   clientId?: string
   /** The message's place in its channel. */
   seq?: number
+  /** When its sender last edited it, ISO 8601. */
+  editedAt?: string
+  /** When it was deleted, ISO 8601: a tombstone, its content "". */
+  deletedAt?: string
 }
+
+/** A read marker moved: `{"read": ReadReceipt}`. */
+export interface ReadReceipt { channel: string, user: string, id: string }
+/** A message was deleted: `{"deleted": Deletion}`. */
+export interface Deletion { channel: string, id: string, deletedAt: string }
 
 /** The service's one error shape, for HTTP answers and, under `error`, WebSocket error frames. */
 export interface ErrorBody {

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { launchBrowser, openChatPage, requireBuiltClient, sendFromPage, shownMessages } from '../browser.js'
-import { bearer, buildService, eventually, post, token } from '../helper.js'
+import { bearer, buildService, eventually, get, post, token } from '../helper.js'
 
 requireBuiltClient()
 const ann = { id: 'ann', groups: ['g1', 'g2', 'g3', 'fresh'] }
@@ -81,5 +81,35 @@ t.test('two users on one channel: each sees the other in #presence; typing in on
   await benPage.page.close()
   await annPage.page.click('#channels [data-channel="g1"]')
   t.same(await eventually(() => presentOn(annPage.page), (users) => users.length === 1), ['ann'], 'ben left when his page closed')
+  t.same([...annPage.pageErrors, ...benPage.pageErrors], [])
+})
+
+t.test('read state in two pages: unread counts from the service, cleared by selecting; edits and deletes made over REST show in both', async (t) => {
+  const browser = await launchBrowser(t)
+  const service = await buildService(t, { chatPage: true })
+  const before = await post(`${service.base}/api/messages/g2`, { content: 'sent before ann came' }, bearer(ben))
+  const annPage = await openChatPage(browser, `${service.base}/`, token(ann), 'g1, g2')
+  const benPage = await openChatPage(browser, `${service.base}/`, token(ben), 'g2')
+  t.equal(await eventually(() => unreadOf(annPage.page, 'g2'), (text) => text === '1'), '1', 'the service\'s count, from before the page opened')
+
+  await sendFromPage(benPage.page, 'hello ann')
+  t.equal(await eventually(() => unreadOf(annPage.page, 'g2'), (text) => text === '2'), '2', 'raised by a message in a channel not viewed')
+  await annPage.page.click('#channels [data-channel="g2"]')
+  t.equal(await unreadOf(annPage.page, 'g2'), '', 'selecting clears it')
+  const unread = await eventually(async () => (await get(`${service.base}/api/unread`, bearer(ann))).body, (counts) => counts.g2 === 0)
+  t.equal(unread.g2, 0, 'and the marker moved on the service')
+
+  const hello = (await shownMessages(benPage.page)).find((message) => message.content === 'hello ann')!
+  const edited = await fetch(`${service.base}/api/messages/g2/${hello.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...bearer(ben) }, body: JSON.stringify({ content: 'hello ann, edited' }) })
+  t.equal(edited.status, 200)
+  for (const { page } of [annPage, benPage]) {
+    await eventually(() => shownMessages(page), (shown) => shown.some((message) => message.content === 'hello ann, edited'))
+    t.equal(await page.textContent(`#messages [data-id="${hello.id}"] .edited`), 'edited', 'the edit is marked')
+  }
+  const deleted = await fetch(`${service.base}/api/messages/g2/${before.body.id}`, { method: 'DELETE', headers: bearer(ben) })
+  t.equal(deleted.status, 204)
+  for (const { page } of [annPage, benPage]) {
+    t.same((await eventually(() => shownMessages(page), (shown) => shown.length === 1)).map((message) => message.content), ['hello ann, edited'], 'the deleted message is gone')
+  }
   t.same([...annPage.pageErrors, ...benPage.pageErrors], [])
 })

@@ -295,3 +295,38 @@ t.test('presence and typing: who is online per channel, who is typing, cleared b
   bobClient.client.close()
   t.same(await eventually(() => annClient.client.presence('team'), (users) => users.length === 1), ['alice'], 'gone with their last socket')
 })
+
+t.test('read state and changes: markRead, unread counts, receipts; an edit or delete replaces the message once, even when it comes again after a reconnect', async (t) => {
+  const service = await buildService(t)
+  const relay = await mongoProxy(t, service.base)
+  const first = await post(`${service.base}/api/messages/team`, { content: 'first' }, bearer(bob))
+  const second = await post(`${service.base}/api/messages/team`, { content: 'second' }, bearer(bob))
+  const { client, reaches } = watchedClient(t, { url: `http://127.0.0.1:${new URL(relay.uri).port}/chat`, channel: 'team', getToken: () => token(alice), since: first.body.id })
+  const changes: ChatMessage[] = []
+  const receipts: unknown[] = []
+  client.on('changed', (message) => changes.push(message))
+  client.on('read', (receipt) => receipts.push(receipt))
+  client.connect()
+  await reaches('open')
+  await eventually(() => client.lastId, (id) => id === second.body.id)
+  // Counted from what is stored (written in the background): no marker yet, so both of bob's.
+  t.same(await eventually(() => client.unread(), (counts) => counts.team === 2), { alice: 0, team: 2 })
+  await client.markRead('team')
+  t.same(await eventually(() => client.unread(), (counts) => counts.team === 0), { alice: 0, team: 0 })
+  t.same(await eventually(() => receipts, (list) => list.length === 1), [{ channel: 'team', user: 'alice', id: second.body.id }], 'the reader\'s own receipt')
+  t.equal((await client.readMarkers('team')).alice, second.body.id, 'seen by alice (bob\'s marker follows his own messages)')
+
+  const patch = await fetch(`${service.base}/api/messages/team/${first.body.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...bearer(bob) }, body: JSON.stringify({ content: 'first, edited' }) })
+  t.equal(patch.status, 200)
+  await fetch(`${service.base}/api/messages/team/${second.body.id}`, { method: 'DELETE', headers: bearer(bob) })
+  await eventually(() => changes.length, (count) => count === 2)
+  t.match(changes, [{ id: first.body.id, content: 'first, edited', editedAt: /Z$/ }, { id: second.body.id, content: '', deletedAt: /Z$/ }])
+
+  // Both changes come after the last message delivered: the resume sends them again.
+  relay.down()
+  await reaches('reconnecting')
+  relay.up()
+  await reaches('open')
+  await sleep(500)
+  t.equal(changes.length, 2, 'applying a change twice changes nothing')
+})
