@@ -35,7 +35,7 @@ type Token = { type: 'ident' | 'number' | 'string' | 'duration' | 'punct', text:
 
 function tokenize (source: string): Token[] {
   const tokens: Token[] = []
-  const pattern = /\s*(?:(\[[^\]]*\])|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(=~|!~|!=|[(){},=]))/y
+  const pattern = /\s*(?:(\[[^\]]*\])|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(=~|!~|!=|==|>=|<=|[(){},=+\-*/%^<>]))/y
   let index = 0
   while (index < source.length) {
     if (/^\s*$/.test(source.slice(index))) break
@@ -162,6 +162,22 @@ export interface Sample { name: string, labels: Labels, value: number }
 export interface Scrape { time: number, samples: Sample[] }
 /** One series of an instant vector: its labels (the metric name left out, as Prometheus does after a function) and value. */
 export interface Point { labels: Labels, value: number }
+
+/** The Prometheus text format, as samples: what a scrape stores (histograms as their _bucket, _sum and _count series). */
+export function samplesOf (text: string, extra: Labels): Sample[] {
+  const samples: Sample[] = []
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line)
+    if (match === null) continue
+    const labels: Labels = { ...extra }
+    for (const [, name, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[name!] = value!.replace(/\\(.)/g, '$1')
+    const raw = match[3]!
+    const value = /^\+?Inf$/.test(raw) ? Infinity : raw === '-Inf' ? -Infinity : Number(raw)
+    samples.push({ name: match[1]!, labels, value })
+  }
+  return samples
+}
 
 const key = (labels: Labels): string => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)))
 
