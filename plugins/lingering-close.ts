@@ -21,16 +21,17 @@ const lingering = Symbol('chat.lingering')
 type LingeringSocket = Socket & { [lingering]?: true }
 
 async function lingeringClose (app: FastifyInstance): Promise<void> {
-  app.addHook('onSend', async (request, reply, payload) => {
+  // A callback hook, no promise per answer: it runs for every answer, and most pass the first test.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const raw = request.raw
-    // Upgrades carry no body; a request whose body has all arrived closes (or stays) as usual.
-    if (raw.complete || raw.headers.upgrade !== undefined) return payload
     const socket = raw.socket as LingeringSocket | null
-    if (socket === null || socket.destroyed) return payload
-    // The connection cannot serve another request before the body is through: say it closes.
-    reply.header('connection', 'close')
-    lingerBeforeClosing(socket, raw)
-    return payload
+    // Upgrades carry no body; a request whose body has all arrived closes (or stays) as usual.
+    if (!raw.complete && raw.headers.upgrade === undefined && socket !== null && !socket.destroyed) {
+      // The connection cannot serve another request before the body is through: say it closes.
+      reply.header('connection', 'close')
+      lingerBeforeClosing(socket, raw)
+    }
+    done(null, payload)
   })
 }
 
@@ -70,4 +71,3 @@ function lingerBeforeClosing (socket: LingeringSocket, request: IncomingMessage)
 }
 
 export default fp(lingeringClose, { name: 'chat-lingering-close' })
-export { lingeringClose }
