@@ -28,11 +28,14 @@ import routeRateLimits from './plugins/rate-limit.js'
 import origins from './plugins/origins.js'
 import chatPage from './plugins/chat-page.js'
 import docs from './plugins/docs.js'
+import lingeringClose from './plugins/lingering-close.js'
 import { replyNotFound, replyWithError } from './plugins/error-replies.js'
 
 export default async function chat (app: FastifyInstance, options: ChatOptions): Promise<void> {
   await app.register(settings, options)
   await app.register(metrics, options)
+  // Before any route: an answer sent before the body has arrived must reach the client, not a reset.
+  await app.register(lingeringClose)
   // Before MongoDB: an unusable dead-letter location stops the start before jongodb is spawned.
   await app.register(deadLetter)
   // Before @fastify/websocket, so that on close the hub's 1001 reaches clients first.

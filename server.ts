@@ -7,6 +7,7 @@ import chat from './app.js'
 import { redactTokens } from './lib/auth/redact.js'
 import { rawSettings } from './lib/config/settings.js'
 import { replyNotFound } from './plugins/error-replies.js'
+import lingeringClose from './plugins/lingering-close.js'
 
 const EXIT_MESSAGES_LOST = 2
 /** Requests still open this long into the close are cut: the steps that save messages wait for them. */
@@ -56,6 +57,8 @@ app.addHook('onResponse', async (request) => {
   if (request.headers.upgrade !== undefined) request.raw.socket.destroySoon()
 })
 
+// The server's own answers too (its 404s), not only the service's: see plugins/lingering-close.ts.
+app.register(lingeringClose)
 // Standalone, the chat page is on unless CHAT_PAGE=false (validated with the other settings).
 app.register(chat, { chatPage: chatPage as boolean })
 app.setNotFoundHandler(replyNotFound)

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { LeanSocket } from './lean-socket.js'
 
-export type ServerKind = 'service' | 'raw-ws' | 'socket.io'
+export type ServerKind = 'service' | 'raw-ws' | 'fastify-ws' | 'socket.io'
 
 export interface GeneratorConfig {
   kind: ServerKind

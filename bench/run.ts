@@ -3,8 +3,9 @@
 //                  [--only closed,open,persistence,idle,cluster,metrics,features,half,redis,many] [--scrape-every 5]
 //                  [--many 2000/20/500/100]
 //                  [--variants plain,client-ids,...] [--sink jongodb|null] [--half-rate 4000] [--steady-warmup 5] [--profile]
-// Interleaves the service, a minimal raw `ws` server and a minimal Socket.IO server on the
-// same scenarios, servers pinned to core 0 and the generator (and jongodb) to core 1.
+// Interleaves the service and three minimal broadcast servers (raw `ws`, Fastify with
+// @fastify/websocket, Socket.IO) on the same scenarios, servers pinned to core 0 and the
+// generator (and jongodb) to core 1. Beside its JSON, an SVG chart per scenario (bench/charts.ts).
 // The half-load and Redis parts always run against the null sink (bench/null-mongo.ts), so
 // they measure the service's own work; --sink null puts every part on it.
 import { spawn } from 'node:child_process'
@@ -14,6 +15,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
+import { writeCharts } from './charts.js'
 import { benchMongoUri, janitor as collectionJanitor, type Sink } from './database.js'
 import { manyChannels } from './many-channels.js'
 import { median, table } from './report.js'
@@ -37,7 +39,7 @@ const { values: flags } = parseArgs({
     payload: { type: 'string', default: '64' },
     idle: { type: 'string', default: '10000' },
     'persist-seconds': { type: 'string', default: '60' },
-    servers: { type: 'string', default: 'service,raw-ws,socket.io' },
+    servers: { type: 'string', default: 'service,raw-ws,fastify-ws,socket.io' },
     only: { type: 'string', default: 'closed,open,persistence,idle,cluster,metrics,features,half,redis,many' },
     // The many-channels part: sockets / channels each socket subscribes to / channels / publishers.
     many: { type: 'string', default: '2000/20/500/100' },
@@ -109,7 +111,7 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
       DEAD_LETTER_FILE: join('bench-results', `dead-letter-${Date.now()}-${Math.random()}.jsonl`)
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
-  const file = kind === 'raw-ws' ? 'raw-ws.js' : 'socketio.js'
+  const file = ({ 'raw-ws': 'raw-ws.js', 'fastify-ws': 'fastify-ws.js', 'socket.io': 'socketio.js' } as const)[kind]
   return startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, ...profile, join(dist, 'servers', file)]), { PORT: '0' }, /^listening (\d+)/)
 }
 
@@ -631,7 +633,8 @@ table('Server CPU per request with idle sockets open (ms)', scrapes)
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
 writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary, half, halfSummary, redisRuns, redisSummary, redisPairs, redisSideBySide }, null, 2))
-console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`)
+const charts = writeCharts({ machine, flags, closedSummary, openSummary }, file)
+console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}${charts.map((chart) => `\nchart: ${chart}`).join('')}`)
 await main.client.close()
 await nullSink?.client.close()
 process.exit(0)

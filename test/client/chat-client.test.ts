@@ -1,5 +1,5 @@
 // The client module against the real service: the `ws` package's WebSocket stands in for the
-// global one of browsers and Node 22+ (this Node is 20).
+// global one of browsers and Node 22+ (Node 20, which CI still runs, has it behind a flag only).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
