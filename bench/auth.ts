@@ -48,7 +48,11 @@ interface Run { alg: string, cache: string, perSecond: number, serverCpuUsPerReq
 
 async function runOnce (kind: TokenKind, cache: 'on' | 'off'): Promise<Run> {
   const server = await startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, join(dist, '..', 'server.js')]), {
-    PORT: '0', HOST: '127.0.0.1', MONGO_URI: mongoUri, MONGO_DB: DB, JWT_SECRET: BENCH_JWT_SECRET,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MONGO_URI: mongoUri,
+    MONGO_DB: DB,
+    JWT_SECRET: BENCH_JWT_SECRET,
     ...(kind.publicKey === undefined ? {} : { JWT_PUBLIC_KEY: kind.publicKey }),
     ...(cache === 'off' ? { JWT_CACHE_SIZE: '0' } : {}),
     SHUTDOWN_TIMEOUT_MS: '2000',
@@ -59,8 +63,13 @@ async function runOnce (kind: TokenKind, cache: 'on' | 'off'): Promise<Run> {
   const sweep = janitor(collection)
   try {
     const config: RestGeneratorConfig = {
-      port: server.port, path: '/api/messages/bench', body: '{"content":"hello"}', tokens: kind.tokens,
-      connections: Number(flags.connections), durationMs: Number(flags.duration) * 1000, warmupMs: 1000
+      port: server.port,
+      path: '/api/messages/bench',
+      body: '{"content":"hello"}',
+      tokens: kind.tokens,
+      connections: Number(flags.connections),
+      durationMs: Number(flags.duration) * 1000,
+      warmupMs: 1000
     }
     const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'rest-generator.js'), JSON.stringify(config)]), { stdio: ['ignore', 'pipe', 'inherit'] })
     let cpuStart = 0

@@ -70,7 +70,7 @@ export class LeanSocket {
   }
 
   #frames (chunk: Buffer): void {
-    let data = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk])
+    const data = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk])
     this.#pending = undefined
     let offset = 0
     while (data.length - offset >= 2) {

@@ -25,10 +25,19 @@ function answer (command: Record<string, unknown>, documents: number): Record<st
     case 'isMaster':
     case 'ismaster':
       return {
-        helloOk: true, ismaster: true, isWritablePrimary: true, maxBsonObjectSize: 16 * 1024 * 1024,
-        maxMessageSizeBytes: 48_000_000, maxWriteBatchSize: 100_000, localTime: new Date(),
-        logicalSessionTimeoutMinutes: 30, connectionId: connections, minWireVersion: 0,
-        maxWireVersion: MAX_WIRE_VERSION, readOnly: false, ok: 1
+        helloOk: true,
+        ismaster: true,
+        isWritablePrimary: true,
+        maxBsonObjectSize: 16 * 1024 * 1024,
+        maxMessageSizeBytes: 48_000_000,
+        maxWriteBatchSize: 100_000,
+        localTime: new Date(),
+        logicalSessionTimeoutMinutes: 30,
+        connectionId: connections,
+        minWireVersion: 0,
+        maxWireVersion: MAX_WIRE_VERSION,
+        readOnly: false,
+        ok: 1
       }
     case 'buildInfo':
     case 'buildinfo':

@@ -107,7 +107,11 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
     return startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, ...profile, join(dist, '..', 'server.js')]), {
       ...USER_LIMITS_ABOVE_THE_BENCH,
       ...env,
-      PORT: '0', HOST: '127.0.0.1', JWT_SECRET: BENCH_JWT_SECRET, MONGO_URI: db.uri, MONGO_DB: DB,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      JWT_SECRET: BENCH_JWT_SECRET,
+      MONGO_URI: db.uri,
+      MONGO_DB: DB,
       DEAD_LETTER_FILE: join('bench-results', `dead-letter-${Date.now()}-${Math.random()}.jsonl`)
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
   }
@@ -153,9 +157,17 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
   const poller = kind === 'service' && watchQueue ? setInterval(() => { queueDepth(server).then((depth) => { peakQueueDepth = Math.max(peakQueueDepth, depth) }, () => {}) }, 250) : undefined
   try {
     const { result, cpu, rss, writes } = await generate(server, {
-      kind, port: server.port, ...scenario, ...load, durationMs: runMs, warmupMs: load.warmupMs ?? 1000,
-      payloadBytes: Number(flags.payload), jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined,
-      clientIds: variant.clientIds, windowOnAck: variant.clientIds, presence: variant.presence
+      kind,
+      port: server.port,
+      ...scenario,
+      ...load,
+      durationMs: runMs,
+      warmupMs: load.warmupMs ?? 1000,
+      payloadBytes: Number(flags.payload),
+      jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined,
+      clientIds: variant.clientIds,
+      windowOnAck: variant.clientIds,
+      presence: variant.presence
     })
     let stored: number | undefined
     if (kind === 'service') {
@@ -219,8 +231,14 @@ async function sideBySide (scenario: typeof scenarios[number], env: Record<Side,
     const runs = await Promise.all((['on', 'off'] as const).map(async (side): Promise<PairRun> => {
       const server = servers[side]
       const { result, cpu } = await generate(server, {
-        kind: 'service', port: server.port, ...scenario, window: Number(flags.window), durationMs, warmupMs,
-        payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
+        kind: 'service',
+        port: server.port,
+        ...scenario,
+        window: Number(flags.window),
+        durationMs,
+        warmupMs,
+        payloadBytes: Number(flags.payload),
+        jwtSecret: BENCH_JWT_SECRET
       })
       const delivered = result.deliveredPerSecond * result.measuredSeconds
       return {
@@ -258,8 +276,16 @@ function metricsPair (scenario: typeof scenarios[number], onStartsFirst: boolean
 async function idleSockets (kind: ServerKind, server: Started, count: number): Promise<{ close (): Promise<void> }> {
   if (count === 0) return { close: async () => {} }
   const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify({
-    kind, port: server.port, subscribers: count, channels: Math.ceil(count / 10), publishers: 0,
-    durationMs: 0, warmupMs: 0, payloadBytes: 0, idle: true, jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined
+    kind,
+    port: server.port,
+    subscribers: count,
+    channels: Math.ceil(count / 10),
+    publishers: 0,
+    durationMs: 0,
+    warmupMs: 0,
+    payloadBytes: 0,
+    idle: true,
+    jwtSecret: kind === 'service' ? BENCH_JWT_SECRET : undefined
   } satisfies GeneratorConfig)]), { stdio: ['pipe', 'pipe', 'inherit'] })
   for await (const line of createInterface({ input: child.stdout! })) { if (line.includes('connected')) break }
   return {
@@ -425,8 +451,15 @@ async function clusterRuns () {
             for (const load of [{ window: Number(flags.window) }, { rate: CLUSTER_RATE }]) {
               const redisCpuBefore = redisCpuSeconds(redisServer)
               const { result, cpu } = await generate(started[0]!, {
-                kind: 'service', port: started[0]!.port, ports: started.map((server) => server.port), ...scenario, ...load,
-                durationMs, warmupMs: 1000, payloadBytes: Number(flags.payload), jwtSecret: BENCH_JWT_SECRET
+                kind: 'service',
+                port: started[0]!.port,
+                ports: started.map((server) => server.port),
+                ...scenario,
+                ...load,
+                durationMs,
+                warmupMs: 1000,
+                payloadBytes: Number(flags.payload),
+                jwtSecret: BENCH_JWT_SECRET
               }, started.slice(1))
               rows.push({
                 redis,
@@ -598,16 +631,26 @@ const redisSummary = groupBy(redisRuns, (run) => run.redis).map((group) => {
   }
 })
 
-const redisSideBySide = redisPairs.length === 0 ? [] : [(() => {
-  const summary = pairSummary(redisPairs)
-  return { scenario: first.name, ...summary, targetMet: summary.throughputOnVsOff >= REDIS_TARGET ? 'yes' : 'no' }
-})()]
+const redisSideBySide = redisPairs.length === 0
+  ? []
+  : [(() => {
+      const summary = pairSummary(redisPairs)
+      return { scenario: first.name, ...summary, targetMet: summary.throughputOnVsOff >= REDIS_TARGET ? 'yes' : 'no' }
+    })()]
 
 // Many channels per socket, against raw ws rooms and Socket.IO rooms; prints its own tables.
 if (parts.has('many')) {
   await manyChannels({
-    scenario: quick ? '400/10/100/20' : flags.many, rounds, quick, durationMs, warmupMs: steadyWarmupMs, window: Number(flags.window),
-    payloadBytes: Number(flags.payload), idleSockets: idleConnections, mongoUri: (await nullDatabase()).uri, mongoDb: DB
+    scenario: quick ? '400/10/100/20' : flags.many,
+    rounds,
+    quick,
+    durationMs,
+    warmupMs: steadyWarmupMs,
+    window: Number(flags.window),
+    payloadBytes: Number(flags.payload),
+    idleSockets: idleConnections,
+    mongoUri: (await nullDatabase()).uri,
+    mongoDb: DB
   })
 }
 
@@ -615,11 +658,16 @@ const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.ve
 table('Closed loop (medians)', closedSummary)
 table('Against raw ws', ratios)
 table('Open loop at 50% of the service maximum (medians)', openSummary.map(({ scenario, server, deliveredPerSecond, p50Ms, p99Ms, maxMs, lost }) => ({ scenario, server, deliveredPerSecond, p50Ms, p99Ms, maxMs, lost })))
-if (persistence !== undefined) table(`Persistence over ${persistMs / 1000} s at the maximum rate (${first.name})`, [{
-  accepted: persistence.published - persistence.refused, stored: persistence.stored, refused: persistence.refused,
-  storedPerSecond: Math.round((persistence.stored ?? 0) / (persistMs / 1000 + 1)), peakQueueDepth: persistence.peakQueueDepth,
-  serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
-}])
+if (persistence !== undefined) {
+  table(`Persistence over ${persistMs / 1000} s at the maximum rate (${first.name})`, [{
+    accepted: persistence.published - persistence.refused,
+    stored: persistence.stored,
+    refused: persistence.refused,
+    storedPerSecond: Math.round((persistence.stored ?? 0) / (persistMs / 1000 + 1)),
+    peakQueueDepth: persistence.peakQueueDepth,
+    serverCpuMsPerStoredMessage: (persistence.serverCpuSeconds * 1000) / Math.max(1, persistence.published)
+  }])
+}
 table(`Across instances (${scenarios[0]!.name}, service, Redis fan-out on one Redis and on a Redis Cluster of ${CLUSTER_SIZE} masters; medians)`, cluster)
 table(`Feature costs (${scenarios[0]!.name}, service variants interleaved; medians; vsFirst: delivered/s against ${variants[0]!.name})`, featureSummary)
 table(`Half load on the null sink (service variants and raw ws interleaved; medians; targets: perCpuVsRaw >= ${HALF_TARGETS.perCpuVsRaw}, p99VsRaw <= ${HALF_TARGETS.p99VsRaw})`, halfSummary)

@@ -101,6 +101,7 @@ export class ChatClient {
   readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = {
     message: new Set(), subscribed: new Set(), presence: new Set(), typing: new Set(), changed: new Set(), read: new Set(), state: new Set(), error: new Set()
   }
+
   readonly #feeds = new Map<string, ChannelFeed>()
   readonly #pending = new Map<string, PendingSend>()
   readonly #liveness: Liveness | undefined

@@ -112,10 +112,15 @@ async function record (seconds: number): Promise<Scrape[]> {
   const runDirectory = join(ROOT, 'bench-results')
   mkdirSync(runDirectory, { recursive: true })
   const service = await startService({
-    CHAT_PAGE: 'false', JWT_SECRET: SECRET,
-    MONGO_URI: relay.uri, MONGO_DB: 'dashboard_preview', REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    CHAT_PAGE: 'false',
+    JWT_SECRET: SECRET,
+    MONGO_URI: relay.uri,
+    MONGO_DB: 'dashboard_preview',
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     // Few retries, so that messages accepted while MongoDB is away reach the dead-letter file within the run.
-    RETRY_ATTEMPTS: '1', WRITE_RETRY_MIN_DELAY_MS: '200', WRITE_RETRY_MAX_DELAY_MS: '1000',
+    RETRY_ATTEMPTS: '1',
+    WRITE_RETRY_MIN_DELAY_MS: '200',
+    WRITE_RETRY_MAX_DELAY_MS: '1000',
     DEAD_LETTER_FILE: join(runDirectory, `dashboard-preview-dead-letter-${Date.now()}.jsonl`)
   })
   const instance = `${new URL(service.base).host}`

@@ -25,8 +25,11 @@ function residentBytes (pid: number): number {
 t.test(`${CATCH_UPS} catch-ups of ${HISTORY} messages of 12 KB that never read keep the server within CATCH_UP_MEMORY_BYTES plus ${SLACK / MiB} MiB, and one more is told it is busy`, async (t) => {
   const mongo = await startMongo(t)
   const server = await startServerProcess(t, {
-    MONGO_URI: mongo.uri, MONGO_DB: mongo.db, DEAD_LETTER_FILE: `${t.testdir()}/dead-letter.jsonl`,
-    CATCH_UP_MEMORY_BYTES: String(BUDGET), USER_MESSAGE_RATE: '0'
+    MONGO_URI: mongo.uri,
+    MONGO_DB: mongo.db,
+    DEAD_LETTER_FILE: `${t.testdir()}/dead-letter.jsonl`,
+    CATCH_UP_MEMORY_BYTES: String(BUDGET),
+    USER_MESSAGE_RATE: '0'
   })
   const alice = { authorization: `Bearer ${token({ id: 'alice', groups: ['team'] })}` }
   const writer = await Client.open(wsUrlOf(server), { headers: alice })

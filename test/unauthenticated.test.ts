@@ -8,8 +8,12 @@ import { Client, startMongo, startServerProcess, token } from './helper.js'
 
 const mongo = await startMongo(t)
 const server = await startServerProcess(t, {
-  MONGO_URI: mongo.uri, MONGO_DB: mongo.db, DEAD_LETTER_FILE: `${t.testdir()}/dead-letter.jsonl`,
-  LOG_LEVEL: 'debug', REQUEST_TIMEOUT_MS: '1000', COUNTS_RATE_LIMIT: '5'
+  MONGO_URI: mongo.uri,
+  MONGO_DB: mongo.db,
+  DEAD_LETTER_FILE: `${t.testdir()}/dead-letter.jsonl`,
+  LOG_LEVEL: 'debug',
+  REQUEST_TIMEOUT_MS: '1000',
+  COUNTS_RATE_LIMIT: '5'
 })
 const port = Number(new URL(server.base).port)
 

@@ -70,11 +70,13 @@ function signatureVerifier (options: TokenVerifierOptions): VerifyToken {
   // Without `algorithms`, fast-jwt allows exactly those that fit the key's type (and curve).
   const byPublicKey = options.publicKey === undefined ? undefined : createVerifier({ key: options.publicKey, ...claimChecks })
   const { jwks } = options
-  const byJwks = jwks === undefined ? undefined : createVerifier({
-    key: async ({ header }: { header: JWSHeaderParameters }) => pemOf(await jwks.key(header)),
-    algorithms: ASYMMETRIC_ALGORITHMS,
-    ...claimChecks
-  })
+  const byJwks = jwks === undefined
+    ? undefined
+    : createVerifier({
+      key: async ({ header }: { header: JWSHeaderParameters }) => pemOf(await jwks.key(header)),
+      algorithms: ASYMMETRIC_ALGORITHMS,
+      ...claimChecks
+    })
   const readHeader = createDecoder({ complete: true })
 
   return async (token) => {

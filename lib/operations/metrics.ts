@@ -238,6 +238,7 @@ export class PrometheusMetrics implements ChatMetrics {
   watchConnections (read: () => number): void {
     this.#connections = read
   }
+
   watchSubscriptions (read: () => number): void {
     this.#subscriptions = read
   }
@@ -245,7 +246,6 @@ export class PrometheusMetrics implements ChatMetrics {
   heartbeatTimedOut (): void {
     this.#heartbeatTimeouts++
   }
-
 
   watchRedis (isUp: () => boolean): void {
     this.#gauge('chat_redis_up', '1 while both Redis connections (publish and subscribe) are ready (on a Redis Cluster: and every shard answers), 0 otherwise.', () => (isUp() ? 1 : 0))

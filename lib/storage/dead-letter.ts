@@ -190,4 +190,3 @@ function parseLines (text: string): MessageDocument[] {
     }
   })
 }
-
