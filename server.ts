@@ -39,7 +39,10 @@ const app = Fastify({
   // Idle kept-alive connections: Fastify's keepAliveTimeout, 72 s, longer than load balancers' usual 60 s.
   requestTimeout,
   // Node checks those timeouts every connectionsCheckingInterval (30 s by default).
-  http: { headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), connectionsCheckingInterval: Math.min(5_000, Math.ceil(requestTimeout / 4)) },
+  http: {
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+    connectionsCheckingInterval: Math.min(5_000, Math.ceil(requestTimeout / 4))
+  },
   return503OnClosing: true
 })
 

@@ -41,10 +41,21 @@ async function tokenKind (alg: string): Promise<TokenKind> {
     return { alg, tokens: await Promise.all(users.map((user) => new SignJWT(user).setProtectedHeader({ alg }).sign(secret))) }
   }
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true })
-  return { alg, publicKey: await exportSPKI(publicKey), tokens: await Promise.all(users.map((user) => new SignJWT(user).setProtectedHeader({ alg }).sign(privateKey))) }
+  return {
+    alg,
+    publicKey: await exportSPKI(publicKey),
+    tokens: await Promise.all(users.map((user) => new SignJWT(user).setProtectedHeader({ alg }).sign(privateKey)))
+  }
 }
 
-interface Run { alg: string, cache: string, perSecond: number, serverCpuUsPerRequest: number, generatorCpuPerSecond: number, not201: number }
+interface Run {
+  alg: string
+  cache: string
+  perSecond: number
+  serverCpuUsPerRequest: number
+  generatorCpuPerSecond: number
+  not201: number
+}
 
 async function runOnce (kind: TokenKind, cache: 'on' | 'off'): Promise<Run> {
   const server = await startProcess(pinned(SERVER_CORE, process.execPath, [...SERVER_NODE_FLAGS, join(dist, '..', 'server.js')]), {

@@ -29,6 +29,7 @@ export function janitor (collection: Collection): { stop (): Promise<number> } {
   let removed = 0
   let running = true
   const loop = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- stop() clears it while the loop awaits
     while (running) {
       removed += (await collection.deleteMany({})).deletedCount
       await new Promise((resolve) => setTimeout(resolve, 250))

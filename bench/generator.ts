@@ -158,7 +158,8 @@ function onText (client: Client, data: Buffer, start: number, end: number): void
   if (at === -1) return onControl(client, payload)
   delivered++
   if (measuring) deliveryLatency.record(nowUs() - digits(payload, at + 2, 13))
-  if (config.window !== undefined && !config.windowOnAck && client.publisher >= 0 && digits(payload, at + 16, 5) === client.publisher) publish(client)
+  if (config.window !== undefined && !config.windowOnAck && client.publisher >= 0 &&
+    digits(payload, at + 16, 5) === client.publisher) publish(client)
 }
 
 const ACK = Buffer.from('{"ack":{"clientId":"')
@@ -198,7 +199,12 @@ async function connectAll (): Promise<void> {
       Object.assign(client, {
         channel,
         publisher: i < config.publishers ? i : -1,
-        socket: new LeanSocket({ port: config.ports?.[i % config.ports.length] ?? config.port, path: path(name), headers, onText: (data, begin, end) => onText(client, data, begin, end) })
+        socket: new LeanSocket({
+          port: config.ports?.[i % config.ports.length] ?? config.port,
+          path: path(name),
+          headers,
+          onText: (data, begin, end) => onText(client, data, begin, end)
+        })
       })
       const ready = config.kind === 'socket.io'
         ? Promise.all([client.socket.opened, new Promise<void>((resolve) => { markSocketIoReady[i] = resolve })]).then(() => {})
@@ -240,6 +246,7 @@ async function run (): Promise<GeneratorResult> {
   publishing = false
   clearInterval(timer)
   const drainUntil = performance.now() + 5_000
+  // eslint-disable-next-line no-unmodified-loop-condition -- the sockets' onText callbacks count delivered while this sleeps
   while (delivered < expected && performance.now() < drainUntil) await sleep(20)
   for (const client of clients) client.socket.close()
   return {

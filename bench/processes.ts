@@ -44,7 +44,7 @@ export async function startProcess (command: [string, string[]], env: NodeJS.Pro
     if (match) port = Number(match[1])
   }
   // Keep draining stdout so the child never blocks on a full pipe.
-  void (async () => { for await (const _ of { [Symbol.asyncIterator]: () => lines }) { /* discard */ } })().catch(() => {})
+  void (async () => { while (!(await lines.next()).done) { /* discard */ } })().catch(() => {})
   return {
     child,
     port,

@@ -120,10 +120,22 @@ async function startServer (kind: ServerKind, env: NodeJS.ProcessEnv = {}, db: D
 }
 
 interface Sample { cpuSeconds: number, rssBytes: number, writes: number }
-interface RunResult extends GeneratorResult { server: ServerKind, scenario: string, serverCpuSeconds: number, serverRssBytes: number, serverWrites: number, deliveriesPerCpuSecond: number, stored?: number, peakQueueDepth?: number, generatorSaturated: boolean }
+interface RunResult extends GeneratorResult {
+  server: ServerKind
+  scenario: string
+  serverCpuSeconds: number
+  serverRssBytes: number
+  serverWrites: number
+  deliveriesPerCpuSecond: number
+  stored?: number
+  peakQueueDepth?: number
+  generatorSaturated: boolean
+}
+
+interface Generated { result: GeneratorResult, cpu: number, rss: number, writes: number }
 
 /** Runs the generator against a server, sampling the server's CPU over the measured window. */
-async function generate (server: Started, config: GeneratorConfig, others: Started[] = []): Promise<{ result: GeneratorResult, cpu: number, rss: number, writes: number }> {
+async function generate (server: Started, config: GeneratorConfig, others: Started[] = []): Promise<Generated> {
   const child = spawn(...pinned(LOAD_CORE, process.execPath, [join(dist, 'generator.js'), JSON.stringify(config)]), { stdio: ['ignore', 'pipe', 'inherit'] })
   let start: Sample | undefined
   let end: Sample | undefined
@@ -150,7 +162,15 @@ async function queueDepth (server: Started): Promise<number> {
 }
 
 /** `watchQueue` polls /ready for the peak queue depth: only where it is reported, as the service logs each request. */
-async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], load: { window?: number, rate?: number, warmupMs?: number }, runMs = durationMs, variant: Variant = {}, db: Database = main, watchQueue = false): Promise<RunResult> {
+async function runOnce (
+  kind: ServerKind,
+  scenario: typeof scenarios[number],
+  load: { window?: number, rate?: number, warmupMs?: number },
+  runMs = durationMs,
+  variant: Variant = {},
+  db: Database = main,
+  watchQueue = false
+): Promise<RunResult> {
   const server = await startServer(kind, variant.env, db)
   const sweep = kind === 'service' ? db.janitor() : undefined
   let peakQueueDepth = 0
@@ -198,7 +218,10 @@ async function runOnce (kind: ServerKind, scenario: typeof scenarios[number], lo
 type Side = 'on' | 'off'
 interface PairRun { deliveredPerSecond: number, deliveriesPerCpuSecond: number, p99Ms: number, lost: number, generatorCoreShare: number }
 
-/** Medians over the rounds of side-by-side runs; ratios are medians of each round's ratio, as a round's two sides ran under the same conditions. */
+/**
+ * Medians over the rounds of side-by-side runs; ratios are medians of each round's ratio, as a
+ * round's two sides ran under the same conditions.
+ */
 function pairSummary (pairs: ReadonlyArray<Record<Side, PairRun>>) {
   return {
     onPerSecond: median(pairs.map((pair) => pair.on.deliveredPerSecond)),
@@ -219,7 +242,12 @@ function pairSummary (pairs: ReadonlyArray<Record<Side, PairRun>>) {
  * evenly, so the difference in deliveries is the cost of what the "on" side adds. `during`
  * runs alongside and returns its own stop.
  */
-async function sideBySide (scenario: typeof scenarios[number], env: Record<Side, NodeJS.ProcessEnv>, onStartsFirst: boolean, options: { db?: Database, warmupMs?: number, during?: (servers: Record<Side, Started>) => () => void } = {}): Promise<Record<Side, PairRun>> {
+async function sideBySide (
+  scenario: typeof scenarios[number],
+  env: Record<Side, NodeJS.ProcessEnv>,
+  onStartsFirst: boolean,
+  options: { db?: Database, warmupMs?: number, during?: (servers: Record<Side, Started>) => () => void } = {}
+): Promise<Record<Side, PairRun>> {
   const { db = main, warmupMs = 1000, during } = options
   // Two identical services side by side differ by 1-2% in the order they started, so rounds alternate it.
   const start = (side: Side) => startServer('service', env[side], db)
@@ -249,7 +277,9 @@ async function sideBySide (scenario: typeof scenarios[number], env: Record<Side,
         generatorCoreShare: result.generatorCpuSeconds / result.measuredSeconds
       }
     }))
-    for (const server of Object.values(servers)) while (await queueDepth(server) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    for (const server of Object.values(servers)) {
+      while (await queueDepth(server) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
     return { on: runs[0]!, off: runs[1]! }
   } finally {
     stopDuring?.()
@@ -296,7 +326,9 @@ async function idleSockets (kind: ServerKind, server: Started, count: number): P
   }
 }
 
-async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }> {
+interface IdleRss { server: ServerKind, connections: number, baselineBytes: number, bytesPerConnection: number }
+
+async function idleRss (kind: ServerKind): Promise<IdleRss> {
   const server = await startServer(kind)
   try {
     // A few connections first, so that one-off costs of the first ones (crypto worker threads
@@ -310,7 +342,12 @@ async function idleRss (kind: ServerKind): Promise<{ server: ServerKind, connect
     const loaded = rssBytes(pidOf(server))
     await sockets.close()
     await warmup.close()
-    return { server: kind, connections: idleConnections, baselineBytes: baseline, bytesPerConnection: Math.round((loaded - baseline) / idleConnections) }
+    return {
+      server: kind,
+      connections: idleConnections,
+      baselineBytes: baseline,
+      bytesPerConnection: Math.round((loaded - baseline) / idleConnections)
+    }
   } finally {
     await server.stop()
   }
@@ -425,7 +462,8 @@ for (let round = 0; round < (parts.has('metrics') ? rounds : 0); round++) {
   }
 }
 const scrapes = parts.has('metrics') ? [await scrapeCost(0), await scrapeCost(idleConnections)] : []
-const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario).map((group) => ({ scenario: group[0]!.scenario, ...pairSummary(group) }))
+const metricsCost = groupBy(metricsRounds, (pair) => pair.scenario)
+  .map((group) => ({ scenario: group[0]!.scenario, ...pairSummary(group) }))
 
 // Two service instances sharing Redis (and MongoDB) against one instance, same CPU budget
 // (both on the server core), same load: sockets alternate between the instances. Once on one
@@ -516,7 +554,9 @@ if (parts.has('features')) {
       features.push({ ...await runOnce('service', scenario, { window: Number(flags.window) }, durationMs, variant), variant: variant.name, load: `closed, window ${flags.window}` })
     }
   }
-  const plainMax = median(features.filter((run) => run.variant === variants[0]!.name).map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
+  const plainMax = median(features
+    .filter((run) => run.variant === variants[0]!.name)
+    .map((run) => run.deliveredPerSecond / (scenario.subscribers / scenario.channels)))
   const rate = flags.rate !== undefined ? Number(flags.rate) : Math.round(plainMax / 2)
   for (let round = 0; round < rounds; round++) {
     for (const variant of variants) {
@@ -680,7 +720,30 @@ table('Server CPU per request with idle sockets open (ms)', scrapes)
 
 mkdirSync('bench-results', { recursive: true })
 const file = join('bench-results', `bench-${Date.now()}.json`)
-writeFileSync(file, JSON.stringify({ machine, flags, closedLoop, closedSummary, ratios, openLoop, openSummary, persistence, idle, cluster, metricsRounds, metricsCost, scrapes, features, featureSummary, half, halfSummary, redisRuns, redisSummary, redisPairs, redisSideBySide }, null, 2))
+const results = {
+  machine,
+  flags,
+  closedLoop,
+  closedSummary,
+  ratios,
+  openLoop,
+  openSummary,
+  persistence,
+  idle,
+  cluster,
+  metricsRounds,
+  metricsCost,
+  scrapes,
+  features,
+  featureSummary,
+  half,
+  halfSummary,
+  redisRuns,
+  redisSummary,
+  redisPairs,
+  redisSideBySide
+}
+writeFileSync(file, JSON.stringify(results, null, 2))
 const charts = writeCharts({ machine, flags, closedSummary, openSummary }, file)
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}${charts.map((chart) => `\nchart: ${chart}`).join('')}`)
 await main.client.close()

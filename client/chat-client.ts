@@ -99,7 +99,14 @@ export class ChatClient {
   readonly #WebSocket: WebSocketImplementation
   readonly #restBase: string
   readonly #listeners: { [K in keyof ChatClientEvents]: Set<ChatClientEvents[K]> } = {
-    message: new Set(), subscribed: new Set(), presence: new Set(), typing: new Set(), changed: new Set(), read: new Set(), state: new Set(), error: new Set()
+    message: new Set(),
+    subscribed: new Set(),
+    presence: new Set(),
+    typing: new Set(),
+    changed: new Set(),
+    read: new Set(),
+    state: new Set(),
+    error: new Set()
   }
 
   readonly #feeds = new Map<string, ChannelFeed>()
@@ -345,7 +352,8 @@ export class ChatClient {
 
   #sendSubscribe (socket: Socket, feed: ChannelFeed): void {
     const { channel, lastId: since, withPresence } = feed
-    socket.send(JSON.stringify({ subscribe: { channel, ...(since === undefined ? {} : { since }), ...(withPresence ? { presence: true } : {}) } }))
+    const subscribe = { channel, ...(since === undefined ? {} : { since }), ...(withPresence ? { presence: true } : {}) }
+    socket.send(JSON.stringify({ subscribe }))
   }
 
   /** The state is open once every channel is live on the socket: then the waiting sends go. */

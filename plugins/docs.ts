@@ -39,7 +39,9 @@ async function docs (app: FastifyInstance): Promise<void> {
     // Security follows the routes' real hooks, so it cannot drift from what is checked.
     transform: ({ schema, url, route }) => ({
       url,
-      schema: usesHandler(route.onRequest, authenticate) || usesHandler(route.preHandler, authenticate) ? { ...schema, security: [{ [BEARER]: [] }] } : schema
+      schema: usesHandler(route.onRequest, authenticate) || usesHandler(route.preHandler, authenticate)
+        ? { ...schema, security: [{ [BEARER]: [] }] }
+        : schema
     })
   } satisfies FastifyDynamicSwaggerOptions)
   // Mounted under a prefix, the page at /docs (no trailing slash) needs the prefix to find its assets.

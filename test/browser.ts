@@ -49,7 +49,12 @@ export async function newPage (browser: Browser): Promise<{ page: Page, pageErro
 }
 
 /** Opens the chat page at `url` and connects it, through its own controls, to a channel. */
-export async function openChatPage (browser: Browser, url: string, token: string, channel: string): Promise<{ page: Page, pageErrors: Error[] }> {
+export async function openChatPage (
+  browser: Browser,
+  url: string,
+  token: string,
+  channel: string
+): Promise<{ page: Page, pageErrors: Error[] }> {
   const opened = await newPage(browser)
   const { page } = opened
   await page.goto(url)

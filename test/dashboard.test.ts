@@ -15,9 +15,11 @@ t.test('imports as it is: the data source is a variable, ids are unique, panels 
   t.notOk(JSON.stringify(dashboard).includes('__inputs'), 'no import-time inputs to fill in')
   const panels = panelsOf(dashboard)
   t.ok(panels.length >= 10)
+  // eslint-disable-next-line no-template-curly-in-string -- Grafana's own variable, not a template literal
+  const datasource = { type: 'prometheus', uid: '${datasource}' }
   for (const panel of panels) {
-    t.same(panel.datasource, { type: 'prometheus', uid: '${datasource}' }, `${panel.title}: the data source variable`)
-    for (const target of panel.targets ?? []) t.same(target.datasource, { type: 'prometheus', uid: '${datasource}' }, `${panel.title} ${target.refId}: the data source variable`)
+    t.same(panel.datasource, datasource, `${panel.title}: the data source variable`)
+    for (const target of panel.targets ?? []) t.same(target.datasource, datasource, `${panel.title} ${target.refId}: the data source variable`)
     t.ok(panel.gridPos.x + panel.gridPos.w <= 24, `${panel.title}: within the 24 columns`)
     t.ok((panel.targets ?? []).length > 0, `${panel.title}: queries something`)
   }

@@ -215,8 +215,14 @@ t.test('real answers of every route match the document, and every documented sta
   check('GET', unread, await answer(`${service.base}/api/unread`))
   check('GET', unread, await answer(`${away.base}/api/unread`, { headers: user }))
 
-  const changeOf = (base: string, method: string, channel: string, id: string, body?: string, headers: Record<string, string> = body === undefined ? user : json) =>
-    answer(`${base}/api/messages/${channel}/${id}`, { method, headers, body })
+  const changeOf = (
+    base: string,
+    method: string,
+    channel: string,
+    id: string,
+    body?: string,
+    headers: Record<string, string> = body === undefined ? user : json
+  ) => answer(`${base}/api/messages/${channel}/${id}`, { method, headers, body })
   check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', ownId, '{"content":"edited"}'))
   check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', ownId, '{"content":5}'))
   check('PATCH', change, await changeOf(service.base, 'PATCH', 'team', ownId, '{"content":"x"}', { 'content-type': 'application/json' }))

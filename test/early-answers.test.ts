@@ -108,7 +108,10 @@ const MIB = 1024 * 1024
  * has come, `after` bytes more (chunked, if the head says so) without ever reading the answer as
  * a reason to stop; then it closes its side. With `trickleMs`, the rest comes one byte at a time.
  */
-function uploadAfterTheAnswer (head: string, options: { before?: number, after: number, trickleMs?: number, port?: number }): Promise<Upload> {
+function uploadAfterTheAnswer (
+  head: string,
+  options: { before?: number, after: number, trickleMs?: number, port?: number }
+): Promise<Upload> {
   return new Promise((resolve) => {
     const started = Date.now()
     const socket = connect({ port: options.port ?? Number(new URL(server.base).port), host: '127.0.0.1', allowHalfOpen: true })
@@ -135,6 +138,7 @@ function uploadAfterTheAnswer (head: string, options: { before?: number, after: 
         trickle = setInterval(() => { if (!socket.destroyed && written < total) write(1) }, options.trickleMs)
         return
       }
+      // eslint-disable-next-line no-unmodified-loop-condition -- write() advances written
       while (written < total && !socket.destroyed) {
         if (!write(Math.min(size, total - written))) {
           socket.once('drain', pump)

@@ -90,7 +90,11 @@ export function bearer (claims: object): Record<string, string> {
   return { authorization: `Bearer ${token(claims)}` }
 }
 
-export async function post (url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any, headers: Headers }> {
+export async function post (
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {}
+): Promise<{ status: number, body: any, headers: Headers }> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -193,7 +197,16 @@ export function getWithBody (url: string, body: string, headers: Record<string, 
  * `down()` cuts every connection and refuses new ones until `up()` (an outage that keeps the data);
  * `stall()` keeps connections open and passes nothing.
  */
-export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<{ uri: string, down (): void, up (): void, stall (): void, unstall (): void, blackhole (): void }> {
+export interface MongoProxy {
+  uri: string
+  down (): void
+  up (): void
+  stall (): void
+  unstall (): void
+  blackhole (): void
+}
+
+export async function mongoProxy (t: Test, target: string, delayMs = 0): Promise<MongoProxy> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
   let isDown = false
@@ -386,11 +399,14 @@ export function redisServer (port: number, args: string[] = []): { start (): Pro
   return { start, stop }
 }
 
+/** The MongoDB URI an instance connects to, given the server's. */
+type MongoUriOf = (uri: string, instance: number) => string | Promise<string>
+
 /**
  * Three instances (server.ts processes) sharing one MongoDB and one redis-server; `mongoUriOf`
  * may put an instance behind a proxy.
  */
-export async function startCluster (t: Test & { testdir (): string }, env: NodeJS.ProcessEnv = {}, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri) {
+export async function startCluster (t: Test & { testdir (): string }, env: NodeJS.ProcessEnv = {}, mongoUriOf: MongoUriOf = (uri) => uri) {
   const mongo = await startMongo(t)
   const redis = await startRedis(t)
   const servers = await startInstances(t, t.testdir(), mongo, { REDIS_URL: redis.url, ...env }, mongoUriOf)
@@ -398,7 +414,13 @@ export async function startCluster (t: Test & { testdir (): string }, env: NodeJ
 }
 
 /** Three instances (server.ts processes) sharing one MongoDB, each with its own dead-letter file. */
-export async function startInstances (t: Test, directory: string, mongo: { uri: string, db: string }, env: NodeJS.ProcessEnv, mongoUriOf: (uri: string, instance: number) => string | Promise<string> = (uri) => uri): Promise<ServerProcess[]> {
+export async function startInstances (
+  t: Test,
+  directory: string,
+  mongo: { uri: string, db: string },
+  env: NodeJS.ProcessEnv,
+  mongoUriOf: MongoUriOf = (uri) => uri
+): Promise<ServerProcess[]> {
   return Promise.all([0, 1, 2].map(async (i) => startServerProcess(t, {
     MONGO_URI: await mongoUriOf(mongo.uri, i),
     MONGO_DB: mongo.db,

@@ -25,7 +25,10 @@ t.test('the largest legal messages are accepted over REST and stored as sent', a
     t.equal(answer.status, 201, `${name}: ${Buffer.byteLength(body)} bytes`)
     t.equal(answer.body.content, content, `${name}: echoed as sent`)
   }
-  const stored = await eventually(() => service.collection.find().sort({ seq: 1 }).toArray(), (documents) => documents.length === legal.length)
+  const stored = await eventually(
+    () => service.collection.find().sort({ seq: 1 }).toArray(),
+    (documents) => documents.length === legal.length
+  )
   t.same(stored.map((document) => document.content), legal.map(([, content]) => content), 'stored as sent')
 })
 

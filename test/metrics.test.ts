@@ -10,9 +10,14 @@ import { bearer, buildService, Client, eventually, get, mongoProxy, post, SECRET
 const alice = { id: 'alice', groups: ['team'] }
 const bob = { id: 'bob', groups: ['team'] }
 
+interface Family {
+  type: string
+  metrics: Array<{ value?: string, labels?: Record<string, string>, count?: string, sum?: string }>
+}
+
 /** One scrape, parsed. */
 class Scrape {
-  readonly #families: Map<string, { type: string, metrics: Array<{ value?: string, labels?: Record<string, string>, count?: string, sum?: string }> }>
+  readonly #families: Map<string, Family>
 
   constructor (text: string) {
     this.#families = new Map(parsePrometheusText(text).map((family) => [family.name, family]))

@@ -8,7 +8,9 @@ const member = (id: string) => bearer({ id, groups: ['a', 'b', 'c'] })
 const socketUrl = (base: string) => `${base.replace('http', 'ws')}/ws`
 
 async function subscribed (client: Client, channels: string[], since: Record<string, string> = {}): Promise<void> {
-  for (const channel of channels) client.send({ subscribe: since[channel] === undefined ? { channel } : { channel, since: since[channel] } })
+  for (const channel of channels) {
+    client.send({ subscribe: since[channel] === undefined ? { channel } : { channel, since: since[channel] } })
+  }
   await eventually(() => client.frames.filter((frame) => frame.subscribed !== undefined).length, (count) => count === channels.length)
 }
 

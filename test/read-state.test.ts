@@ -47,7 +47,8 @@ t.test('sending moves the sender\'s own marker; "seen by" lists every user\'s', 
   await eventually(() => get(read, bearer(ben)), (answer) => answer.body.ann === first.id)
   await put(read, { id: first.id }, bearer(ben))
   const second = await send(service.base, 'team', 'two', ann)
-  t.same((await eventually(() => get(read, bearer(ben)), (answer) => answer.body.ann === second.id)).body, { ann: second.id, ben: first.id })
+  const both = await eventually(() => get(read, bearer(ben)), (answer) => answer.body.ann === second.id)
+  t.same(both.body, { ann: second.id, ben: first.id })
 })
 
 t.test('unread counts: others\' messages after the marker, per channel of the token, before and after marking', async (t) => {

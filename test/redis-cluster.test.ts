@@ -109,14 +109,19 @@ t.test('counts are cluster-wide; a killed instance leaves them within the TTL wh
     Array.from({ length: i + 1 }, (_, n) => Client.open(wsUrl(server, channel), { headers: member(`c${i}-${n}`) })))))
   const everywhere = (count: number) => Object.fromEntries(names.map((channel) => [channel, count]))
   for (const server of servers) {
-    t.same((await eventually(() => counts(server), (response) => names.every((channel) => response.body[channel] === 6))).body, everywhere(6))
+    const counted = await eventually(() => counts(server), (response) => names.every((channel) => response.body[channel] === 6))
+    t.same(counted.body, everywhere(6))
   }
 
   servers[2]!.signal('SIGKILL')
   await servers[2]!.exited
   for (const server of servers.slice(0, 2)) {
-    t.same((await eventually(() => counts(server), (response) => names.every((channel) => response.body[channel] === 3), COUNTS_TTL_MS + 3_000)).body,
-      everywhere(3), 'the killed instance\'s clients left the counts')
+    const counted = await eventually(
+      () => counts(server),
+      (response) => names.every((channel) => response.body[channel] === 3),
+      COUNTS_TTL_MS + 3_000
+    )
+    t.same(counted.body, everywhere(3), 'the killed instance\'s clients left the counts')
   }
   // Delivery between the instances left, on every shard.
   const survivors = clients.slice(0, 3 * names.length) // instance 0: one per channel, instance 1: two
@@ -143,7 +148,10 @@ t.test('one shard restarted: other shards keep delivering, its channels resume, 
   const [a, b] = [servers[0]!, servers[1]!]
   const onB = await Client.open(wsUrl(b, channel), { headers: member('b') })
   const controlOnB = await Client.open(wsUrl(b, control), { headers: member('b') })
-  await eventually(() => Promise.all([subscribers(shard, channel), subscribers(controlShard, control)]), (counts) => counts.every((count) => count === 1))
+  await eventually(
+    () => Promise.all([subscribers(shard, channel), subscribers(controlShard, control)]),
+    (counts) => counts.every((count) => count === 1)
+  )
   const accepted: string[] = []
   const send = async (server: ServerProcess, to: string, content: string) => {
     const answer = await post(`${server.base}/api/messages/${to}`, { content }, member('writer'))
@@ -170,7 +178,8 @@ t.test('one shard restarted: other shards keep delivering, its channels resume, 
   let resumed: { id: string } | undefined
   for (let attempt = 0; resumed === undefined && attempt < 20; attempt++) {
     const sent = await send(a, channel, `after the restart ${attempt}`)
-    await eventually(() => onB.frames, (frames) => frames.some((frame) => frame.id === sent.id), 1_000).then(() => { resumed = sent }, () => {})
+    await eventually(() => onB.frames, (frames) => frames.some((frame) => frame.id === sent.id), 1_000)
+      .then(() => { resumed = sent }, () => {})
   }
   t.ok(resumed, 'delivery across instances on the restarted shard\'s channel resumed')
   const seqs = onB.frames.map((frame) => frame.seq)

@@ -189,7 +189,13 @@ export class RedisFanout implements Fanout {
 
   publishChange (channel: string, frame: string): Promise<number> {
     const draft: Draft = { id: '', channel, sender: '', content: '', createdAt: new Date(0) }
-    return new Promise((resolve, reject) => this.#order({ draft, change: frame, accept: () => {}, resolve: ({ message }) => resolve(message.seq), reject }))
+    return new Promise((resolve, reject) => this.#order({
+      draft,
+      change: frame,
+      accept: () => {},
+      resolve: ({ message }) => resolve(message.seq),
+      reject
+    }))
   }
 
   /**

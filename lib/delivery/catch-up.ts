@@ -39,8 +39,9 @@ export interface CatchUpOptions {
 
 /**
  * Sends a reconnecting client every message of the channel after `since` and up to the frontier,
- * and every change to a message (edit, delete) made meanwhile, page by page and in seq order, then lets the live messages held meanwhile through. Within the
- * frontier's epoch the seqs are contiguous, so a missing one is known to exist: the page is read
+ * and every change to a message (edit, delete) made meanwhile, page by page and in seq order,
+ * then lets the live messages held meanwhile through. Within the frontier's epoch the seqs are
+ * contiguous, so a missing one is known to exist: the page is read
  * again until it appears or `settleMs` passes, and then reported as a gap.
  * Resolves false when the client went away or was dropped for not reading.
  */
@@ -70,7 +71,11 @@ export async function catchUp (options: CatchUpOptions): Promise<boolean> {
       }
       held = pageBytes
       const after = cursor
-      const page = await settled(() => reader.missed(channel, after, pageSize, until), (messages) => firstGap(messages, after, until, epoch, pageSize) === undefined, settleMs)
+      const page = await settled(
+        () => reader.missed(channel, after, pageSize, until),
+        (messages) => firstGap(messages, after, until, epoch, pageSize) === undefined,
+        settleMs
+      )
       const gap = firstGap(page, after, until, epoch, pageSize)
       if (gap !== undefined) options.onGap(gap)
       const bytes = subscriber.sendMissed(page)
@@ -92,7 +97,13 @@ export async function catchUp (options: CatchUpOptions): Promise<boolean> {
 }
 
 /** The first run of seqs of the epoch missing from a page (messages and changes) read after `after`, if any. */
-export function firstGap (page: ReadonlyArray<{ seq: number }>, after: number, until: number, epoch: number, pageSize: number): Gap | undefined {
+export function firstGap (
+  page: ReadonlyArray<{ seq: number }>,
+  after: number,
+  until: number,
+  epoch: number,
+  pageSize: number
+): Gap | undefined {
   let previous = after
   for (const message of page) {
     const from = Math.max(previous + 1, epoch)

@@ -19,8 +19,9 @@ function flushWaiting (): void {
 
 /**
  * One client's WebSocket, whatever channels it is subscribed to (each through a Subscription).
- * Broadcast frames arrive already framed (see textFrameOf) and are written straight to the TCP socket, instead of a new frame header and a two-buffer
- * writev per client through ws's sender. That is sound because the service never enables
+ * Broadcast frames arrive already framed (see textFrameOf) and are written straight to the TCP
+ * socket, instead of a new frame header and a two-buffer writev per client through ws's sender.
+ * That is sound because the service never enables
  * permessage-deflate, so ws's sender never queues. Frames (broadcasts, acks, errors) wait for
  * the end of the event-loop turn, so a client gets one write per turn however many messages
  * its channels had: a write is a system call, the largest cost of a delivery. Anything sent

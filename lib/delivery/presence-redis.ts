@@ -16,8 +16,12 @@ const REAP_LEASE_MS = 10_000
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    chatPresenceHold (users: string, instances: string, holders: string, holder: string, user: string, signals: string, payload: string): Result<number, Context>
-    chatPresenceRelease (users: string, instances: string, holders: string, holder: string, user: string, signals: string, payload: string): Result<number, Context>
+    chatPresenceHold (
+      users: string, instances: string, holders: string, holder: string, user: string, signals: string, payload: string
+    ): Result<number, Context>
+    chatPresenceRelease (
+      users: string, instances: string, holders: string, holder: string, user: string, signals: string, payload: string
+    ): Result<number, Context>
     chatPresenceClaim (instances: string, instance: string, now: number, leaseEnd: number): Result<number, Context>
     chatPresenceForget (instances: string, held: string, instance: string): Result<number, Context>
   }

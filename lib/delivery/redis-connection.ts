@@ -36,7 +36,9 @@ const SHARD_PROBE_INTERVAL_MS = 1_000
  * - the ordering script is not auto-pipelined: ioredis would group it by its first argument
  *   (the number of keys), not by its keys' slot, and fail the mixed-slot pipeline.
  */
-export function redisConnections (settings: { redisUrl?: string | undefined, redisClusterNodes?: string | undefined }): RedisConnections | undefined {
+export function redisConnections (
+  settings: { redisUrl?: string | undefined, redisClusterNodes?: string | undefined }
+): RedisConnections | undefined {
   const { redisUrl, redisClusterNodes } = settings
   if (redisClusterNodes !== undefined) {
     const seeds = clusterSeeds(redisClusterNodes)

@@ -72,12 +72,20 @@ export function serveSocket (services: SocketServices, socket: WebSocket, openin
   socket.on('close', () => client.closed())
 }
 
+/** A channel this socket is subscribed to. */
+interface SocketSubscription {
+  subscription: Subscription
+  live: Promise<void>
+  isLive: boolean
+  leavePresence: () => void
+}
+
 class SocketClient {
   readonly #services: SocketServices
   readonly #connection: Connection
   readonly #claims: Claims
   readonly #defaultChannel: string | undefined
-  readonly #subscriptions = new Map<string, { subscription: Subscription, live: Promise<void>, isLive: boolean, leavePresence: () => void }>()
+  readonly #subscriptions = new Map<string, SocketSubscription>()
   /** Subscribe and unsubscribe frames of one channel run one after the other. */
   readonly #channelSteps = new Map<string, Promise<void>>()
   /** Whether this socket may send to a channel, as the authorize rule answered (once per channel). */
@@ -242,7 +250,8 @@ class SocketClient {
     const request = { channel, sender: this.#connection.user, content, clientId }
     const subscribed = this.#subscriptions.get(channel)
     const step = this.#channelSteps.get(channel)
-    if (this.#chained === 0 && step === undefined && this.#allowed.get(channel) === true && (subscribed === undefined || subscribed.isLive)) {
+    if (this.#chained === 0 && step === undefined && this.#allowed.get(channel) === true &&
+      (subscribed === undefined || subscribed.isLive)) {
       this.#admitNow(request, clientId)
       return
     }
@@ -266,7 +275,10 @@ class SocketClient {
   }
 
   /** Most frames: nothing earlier waits, so the message is admitted and committed in this turn. */
-  #admitNow (request: { channel: string, sender: string, content: string, clientId: string | undefined }, clientId: string | undefined): void {
+  #admitNow (
+    request: { channel: string, sender: string, content: string, clientId: string | undefined },
+    clientId: string | undefined
+  ): void {
     let admitted: Admission | Promise<Admission>
     try {
       admitted = this.#services.intake.admitNow(request)
@@ -295,14 +307,23 @@ class SocketClient {
   }
 
   #commit (admission: Admission, clientId: string | undefined, channel: string): void {
-    this.#services.intake.commit(admission).then((sent) => this.#acknowledge(sent, clientId, channel), (error: unknown) => this.#refuse(error, clientId, channel))
+    this.#services.intake.commit(admission).then(
+      (sent) => this.#acknowledge(sent, clientId, channel),
+      (error: unknown) => this.#refuse(error, clientId, channel)
+    )
   }
 
   #acknowledge (sent: Sent, clientId: string | undefined, channel: string): void {
     if (!sent.duplicate) this.#services.metrics.accepted('ws')
     if (clientId === undefined) return
-    if (sent.stored === undefined) this.#connection.send(ackFrame(clientId, sent.message.id))
-    else sent.stored.then((stored) => this.#connection.send(ackFrame(clientId, stored.id)), (error: unknown) => this.#sendError(error, this.#about(channel, clientId)))
+    if (sent.stored === undefined) {
+      this.#connection.send(ackFrame(clientId, sent.message.id))
+    } else {
+      sent.stored.then(
+        (stored) => this.#connection.send(ackFrame(clientId, stored.id)),
+        (error: unknown) => this.#sendError(error, this.#about(channel, clientId))
+      )
+    }
   }
 
   #refuse (error: unknown, clientId: string | undefined, channel: string | undefined): void {

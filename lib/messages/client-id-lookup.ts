@@ -26,10 +26,11 @@ const NOTHING_FOUND: ReadonlyMap<string, ChatMessage> = new Map()
 export function clientIdLookup (options: ClientIdLookupOptions): (sender: string, clientId: string) => Promise<ChatMessage | undefined> {
   const warnings = new ThrottledWarnings(options.log)
   const batches = new BatchedLookup(
-    (pairs: Array<{ sender: string, clientId: string }>) => within(options.find(pairs), options.timeoutMs, NOTHING_FOUND).catch((error: unknown) => {
-      warnings.warn(error, 'looking up clientIds failed; their messages are taken as new (MongoDB still stores each once)')
-      return NOTHING_FOUND
-    }),
+    (pairs: Array<{ sender: string, clientId: string }>) =>
+      within(options.find(pairs), options.timeoutMs, NOTHING_FOUND).catch((error: unknown) => {
+        warnings.warn(error, 'looking up clientIds failed; their messages are taken as new (MongoDB still stores each once)')
+        return NOTHING_FOUND
+      }),
     ({ sender, clientId }) => clientKey(sender, clientId),
     { minIntervalMs: options.minIntervalMs }
   )

@@ -88,7 +88,10 @@ export class MessageChanges {
     const seq = await fanout.publishChange(channel, JSON.stringify(frame))
     const change = { _id: new ObjectId(), channel, seq, frame }
     try {
-      await pRetry(() => Promise.all([changes.insert(change), apply(seq)]), { retries, minTimeout: retryMinDelayMs, maxTimeout: retryMaxDelayMs })
+      await pRetry(
+        () => Promise.all([changes.insert(change), apply(seq)]),
+        { retries, minTimeout: retryMinDelayMs, maxTimeout: retryMaxDelayMs }
+      )
     } catch {
       throw new Unavailable('the change reached the clients online but could not be stored: make it again')
     }

@@ -220,10 +220,10 @@ export interface Deferred<T> {
 }
 
 function deferred<T> (): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  let resolveWith!: (value: T) => void
+  let rejectWith!: (error: unknown) => void
+  const promise = new Promise<T>((resolve, reject) => { resolveWith = resolve; rejectWith = reject })
   // A rejection nobody waits for (a store wait the client no longer follows) is not an error.
   promise.catch(() => {})
-  return { promise, resolve, reject }
+  return { promise, resolve: resolveWith, reject: rejectWith }
 }

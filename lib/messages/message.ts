@@ -49,14 +49,28 @@ export function createDraft (channel: string, sender: string, content: string, c
 /** The message with its place; fields in the order clients see them (seq, then clientId when given). */
 export function withSeq (draft: Draft, seq: number): ChatMessage {
   // Built field by field: rest and spread copies are a measurable part of a message's cost.
-  const message: ChatMessage = { id: draft.id, channel: draft.channel, sender: draft.sender, content: draft.content, createdAt: draft.createdAt, seq }
+  const message: ChatMessage = {
+    id: draft.id,
+    channel: draft.channel,
+    sender: draft.sender,
+    content: draft.content,
+    createdAt: draft.createdAt,
+    seq
+  }
   if (draft.clientId !== undefined) message.clientId = draft.clientId
   return message
 }
 
 /** `objectId`, when given, is the message's id as an ObjectId already (see createDraft). */
 export function toDocument (message: ChatMessage, objectId = new ObjectId(message.id)): MessageDocument {
-  const document: MessageDocument = { _id: objectId, channel: message.channel, sender: message.sender, content: message.content, createdAt: message.createdAt, seq: message.seq }
+  const document: MessageDocument = {
+    _id: objectId,
+    channel: message.channel,
+    sender: message.sender,
+    content: message.content,
+    createdAt: message.createdAt,
+    seq: message.seq
+  }
   if (message.clientId !== undefined) document.clientId = message.clientId
   return document
 }

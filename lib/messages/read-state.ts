@@ -7,7 +7,10 @@ export const UNREAD_CAP = 1000
 
 export interface ReadStateOptions {
   markers: Pick<ReadMarkers, 'advance' | 'ofChannel' | 'ofUser'>
-  /** The seq of the channel's message with this id; undefined when the channel has none (after waiting a little for one accepted elsewhere). */
+  /**
+   * The seq of the channel's message with this id; undefined when the channel has none (after
+   * waiting a little for one accepted elsewhere).
+   */
   seqOf (channel: string, id: string): Promise<number | undefined>
   /** The channel's messages after the seq that others than `user` sent and that are not deleted, counted up to `cap`. */
   countAfter (channel: string, afterSeq: number, user: string, cap: number): Promise<number>

@@ -68,7 +68,10 @@ export class SenderMarkers {
   async #write (move: MarkerMove): Promise<void> {
     const { advance, moved, retries, minTimeoutMs, maxTimeoutMs, log } = this.#options
     try {
-      const advanced = await pRetry(() => advance(move), { retries, minTimeout: minTimeoutMs, maxTimeout: maxTimeoutMs, signal: this.#stop.signal })
+      const advanced = await pRetry(
+        () => advance(move),
+        { retries, minTimeout: minTimeoutMs, maxTimeout: maxTimeoutMs, signal: this.#stop.signal }
+      )
       if (advanced) moved(move)
     } catch (error) {
       if (!this.#stop.signal.aborted) log.warn({ err: error, channel: move.channel, user: move.user }, 'moving a sender\'s read marker failed; the next message moves it')

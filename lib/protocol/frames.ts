@@ -118,7 +118,9 @@ export function withClientId (error: FrameError, frame: unknown): FrameError {
 export function errorFrame (error: ErrorBody, about: { clientId?: string, channel?: string } = {}): string {
   const { clientId, channel } = about
   if (clientId === undefined && channel === undefined) return JSON.stringify({ error })
-  return JSON.stringify({ error: { ...error, ...(clientId === undefined ? {} : { clientId }), ...(channel === undefined ? {} : { channel }) } })
+  return JSON.stringify({
+    error: { ...error, ...(clientId === undefined ? {} : { clientId }), ...(channel === undefined ? {} : { channel }) }
+  })
 }
 
 /** Answers to subscribe, unsubscribe and ping frames. Channel ids never need escaping (by their pattern). */

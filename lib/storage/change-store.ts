@@ -31,7 +31,11 @@ export class ChangeStore {
   /** The channel's changes after a seq, up to `untilSeq`, oldest first. */
   async after (channel: string, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<MissedChange[]> {
     await this.#connected()
-    const documents = await this.#collection.find({ channel, seq: { $gt: afterSeq, $lte: untilSeq } }).sort({ seq: 1 }).limit(limit).toArray()
+    const documents = await this.#collection
+      .find({ channel, seq: { $gt: afterSeq, $lte: untilSeq } })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .toArray()
     return documents.map(missedChange)
   }
 }

@@ -34,7 +34,8 @@ export class MessageReader {
   /** The messages after `afterSeq` (up to `untilSeq`), oldest first, at most `limit`. */
   async page (scope: Scope, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<ChatMessage[]> {
     const queued = this.#queued(scope.channel)
-      .filter((document) => document.seq > afterSeq && document.seq <= untilSeq && (scope.sender === undefined || document.sender === scope.sender))
+      .filter((document) => document.seq > afterSeq && document.seq <= untilSeq &&
+        (scope.sender === undefined || document.sender === scope.sender))
       .map(fromDocument)
     const stored = await this.#store.after(scope, afterSeq, limit, untilSeq)
     // A full page may stop short of queued messages: beyond its last seq, MongoDB may hold more.
@@ -50,7 +51,12 @@ export class MessageReader {
    * and the changes to messages (edits, deletes, older messages' included), in seq order, at most
    * `limit`. Every seq of the channel is one or the other.
    */
-  async missed (channel: string, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<Array<ChatMessage | MissedChange>> {
+  async missed (
+    channel: string,
+    afterSeq: number,
+    limit: number,
+    untilSeq = Number.MAX_SAFE_INTEGER
+  ): Promise<Array<ChatMessage | MissedChange>> {
     const [messages, changes] = await Promise.all([
       this.page({ channel }, afterSeq, limit, untilSeq),
       this.#changes?.after(channel, afterSeq, limit, untilSeq) ?? []

@@ -169,7 +169,10 @@ export class MessageStore {
    */
   async countAfter (channel: string, afterSeq: number, exceptSender: string, cap: number): Promise<number> {
     await this.#connected()
-    return this.#collection.countDocuments({ channel, seq: { $gt: afterSeq }, sender: { $ne: exceptSender }, deletedAt: { $exists: false } }, { limit: cap })
+    return this.#collection.countDocuments(
+      { channel, seq: { $gt: afterSeq }, sender: { $ne: exceptSender }, deletedAt: { $exists: false } },
+      { limit: cap }
+    )
   }
 
   /** Resolves when the database answers within the timeout. */

@@ -23,7 +23,11 @@ export class BatchedLookup<Key, Value> {
   #pending: Array<{ key: Key, resolve (value: Value | undefined): void, reject (error: unknown): void }> = []
 
   /** `lookUp` answers a batch as a map by `name(key)`; keys it leaves out have no value. */
-  constructor (lookUp: (keys: Key[]) => Promise<ReadonlyMap<string, Value>>, name: (key: Key) => string, options: BatchedLookupOptions = {}) {
+  constructor (
+    lookUp: (keys: Key[]) => Promise<ReadonlyMap<string, Value>>,
+    name: (key: Key) => string,
+    options: BatchedLookupOptions = {}
+  ) {
     this.#lookUp = lookUp
     this.#name = name
     this.#maxBatch = options.maxBatch ?? 500

@@ -18,6 +18,15 @@ export const ROOT = repositoryRoot(import.meta.dirname)
 export const DASHBOARD_FILE = join(ROOT, 'docs', 'grafana', 'chat-service.json')
 
 export interface Target { expr: string, legendFormat?: string, refId?: string, datasource?: { type?: string, uid?: string } }
+export interface FieldConfig {
+  defaults?: {
+    unit?: string
+    decimals?: number
+    min?: number
+    mappings?: Array<{ type: string, options: Record<string, { text: string }> }>
+    thresholds?: { steps: Array<{ color: string, value: number | null }> }
+  }
+}
 export interface Panel {
   id: number
   type: string
@@ -26,7 +35,7 @@ export interface Panel {
   gridPos: { h: number, w: number, x: number, y: number }
   datasource?: { type?: string, uid?: string }
   targets?: Target[]
-  fieldConfig?: { defaults?: { unit?: string, decimals?: number, min?: number, mappings?: Array<{ type: string, options: Record<string, { text: string }> }>, thresholds?: { steps: Array<{ color: string, value: number | null }> } } }
+  fieldConfig?: FieldConfig
   /** A collapsed row keeps its panels here. */
   panels?: Panel[]
 }
@@ -71,7 +80,10 @@ const SERIES_SUFFIXES = ['_bucket', '_sum', '_count']
  * The queried metrics that the exposition does not export. `exported` are the metric families
  * of a scrape, by name and type: a histogram `x` exports x_bucket, x_sum and x_count.
  */
-export function missingMetrics (dashboard: Dashboard, exported: Array<{ name: string, type: string }>): Array<{ panel: string, metric: string }> {
+export function missingMetrics (
+  dashboard: Dashboard,
+  exported: Array<{ name: string, type: string }>
+): Array<{ panel: string, metric: string }> {
   const names = new Set<string>()
   for (const family of exported) {
     names.add(family.name)

@@ -199,7 +199,9 @@ export function evaluate (expr: Expr, scrapes: Scrape[], at: number): Point[] {
     case 'number': return [{ labels: {}, value: expr.value }]
     case 'selector': {
       if (expr.rangeSeconds !== undefined) throw new Error('PromQL: a range vector needs rate(), irate() or increase() here')
-      return scrapes[at]!.samples.filter((sample) => matches(sample, expr.name, expr.matchers)).map((sample) => ({ labels: sample.labels, value: sample.value }))
+      return scrapes[at]!.samples
+        .filter((sample) => matches(sample, expr.name, expr.matchers))
+        .map((sample) => ({ labels: sample.labels, value: sample.value }))
     }
     case 'call': {
       if (expr.name === 'histogram_quantile') {

@@ -32,6 +32,7 @@ t.test('the exposition becomes samples, with the labels Prometheus adds', async 
 t.test('metric names and Grafana variables', async (t) => {
   const expr = 'histogram_quantile(0.99, sum by (le) (rate(chat_write_batch_duration_seconds_bucket{instance=~"$instance"}[$__rate_interval])))'
   t.same(metricNames(parse(substitute(expr, { rateIntervalSeconds: 60, rangeSeconds: 3600 }))), ['chat_write_batch_duration_seconds_bucket'])
+  // eslint-disable-next-line no-template-curly-in-string -- Grafana's own variable syntax, which substitute() replaces
   t.equal(substitute('x{instance=~"${instance}"}[$__range]', { rateIntervalSeconds: 1, rangeSeconds: 7 }), 'x{instance=~".*"}[7s]')
   t.throws(() => parse('a + b'), /binary operators/)
   t.throws(() => parse('label_replace(a, "x", "y", "z", "w")'), /not supported/)

@@ -18,7 +18,8 @@ t.test('counts go up and down as sockets open and close; no auth needed', async 
   await eventually(viaQuery, (response) => response.body.team === 1)
   second.socket.terminate()
   await own.close()
-  t.same((await eventually(viaQuery, (response) => response.body.team === 0 && response.body.alice === 0)).body, { team: 0, alice: 0, nobody: 0 })
+  const emptied = await eventually(viaQuery, (response) => response.body.team === 0 && response.body.alice === 0)
+  t.same(emptied.body, { team: 0, alice: 0, nobody: 0 })
 })
 
 t.test('counts accept the body even without a JSON content type, and both forms together', async (t) => {

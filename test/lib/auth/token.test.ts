@@ -8,7 +8,13 @@ const nowS = (): number => Math.floor(Date.now() / 1000)
 
 async function verifierFor (alg: string, options: Partial<TokenVerifierOptions> = {}) {
   const key = await signingKey(alg)
-  const verify = createTokenVerifier({ publicKey: readPublicKey(key.pem), clockToleranceS: 0, cacheSize: 100, skipVerification: false, ...options })
+  const verify = createTokenVerifier({
+    publicKey: readPublicKey(key.pem),
+    clockToleranceS: 0,
+    cacheSize: 100,
+    skipVerification: false,
+    ...options
+  })
   return { key, verify }
 }
 

@@ -64,7 +64,11 @@ t.test('listeners: the presence frame first, changes heard meanwhile after it, n
 t.test('hub.relay skips the excepted user; typing frames are read as such, other frames are left alone', async (t) => {
   const hub = new Hub()
   const got: Record<string, string[]> = { ann: [], ben: [] }
-  const subscriber = (user: string): Subscriber => ({ user, relay: (frame) => got[user]!.push(frame.subarray(2).toString()), deliver () {} })
+  const subscriber = (user: string): Subscriber => ({
+    user,
+    relay: (frame) => got[user]!.push(frame.subarray(2).toString()),
+    deliver () {}
+  })
   hub.join('g1', subscriber('ann'))
   hub.join('g1', subscriber('ben'))
   t.equal(hub.relay('g1', textFrameOf('hi'), 'ann'), 1)

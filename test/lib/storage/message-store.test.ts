@@ -74,7 +74,12 @@ function mongoLikeCollection (reply: Document, stored: MessageDocument[]) {
   const collection = {
     collectionName: 'messages',
     writeConcern: new WriteConcern('majority', 5000),
-    db: { command: async (command: Document) => { commands.push(command); return commands.length === 1 ? reply : { ok: 1, n: command.documents.length } } },
+    db: {
+      command: async (command: Document) => {
+        commands.push(command)
+        return commands.length === 1 ? reply : { ok: 1, n: command.documents.length }
+      }
+    },
     find: (filter: unknown) => ({ toArray: async () => { lookups.push(filter); return stored } })
   }
   return { commands, lookups, store: new MessageStore(collection as unknown as Collection<MessageDocument>) }

@@ -2,8 +2,10 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BatchedLookup } from '../../../lib/util/batched-lookup.js'
 
+type Options = ConstructorParameters<typeof BatchedLookup<string, string>>[2]
+
 /** A lookup that records each call's keys and answers every key with its upper-case form. */
-function recordingLookup (options?: ConstructorParameters<typeof BatchedLookup<string, string>>[2]): { lookup: BatchedLookup<string, string>, calls: string[][] } {
+function recordingLookup (options?: Options): { lookup: BatchedLookup<string, string>, calls: string[][] } {
   const calls: string[][] = []
   const lookup = new BatchedLookup<string, string>(async (keys) => {
     calls.push(keys)
