@@ -42,8 +42,8 @@ async function readState (app: FastifyInstance): Promise<void> {
   }))
 
   const senderMarkers = new SenderMarkers({
-    advance: (move) => markers.advance(move),
-    moved: () => metrics.markerMoved(),
+    advanceAll: (moves) => markers.advanceAll(moves),
+    moved: (count) => metrics.markerMoved(count),
     retries: settings.retryAttempts,
     minTimeoutMs: settings.writeRetryMinDelayMs,
     maxTimeoutMs: settings.writeRetryMaxDelayMs,

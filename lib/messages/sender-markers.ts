@@ -6,10 +6,13 @@ import type { WarnLogger } from '../operations/throttled-warnings.js'
 
 /** Pairs of user and channel waiting at most; beyond, a new pair's move is dropped (a marker is a convenience, not a message). */
 const MAX_PENDING = 100_000
+/** Rounds of writes start at least this far apart: a busy sender's marker lags by up to this much. */
+const ROUND_INTERVAL_MS = 1_000
 
 export interface SenderMarkersOptions {
-  advance (move: MarkerMove): Promise<boolean>
-  moved (move: MarkerMove): void
+  /** Moves these markers forward in one write; resolves with how many moved. */
+  advanceAll (moves: readonly MarkerMove[]): Promise<number>
+  moved (count: number): void
   retries: number
   minTimeoutMs: number
   maxTimeoutMs: number
@@ -18,15 +21,17 @@ export interface SenderMarkersOptions {
 
 /**
  * A sent message is read by its sender: moves each sender's marker to their newest stored
- * message, in the background. Moves wait while a round of writes runs, only the furthest per
- * user and channel, so a stream of messages costs a write per sender and channel per round,
- * not one per message.
+ * message, in the background. Moves wait for the next round, at most one a second, and only the
+ * furthest per user and channel goes, all in one bulk write: a stream of messages costs one
+ * write command a second, not one per message or per sender.
  */
 export class SenderMarkers {
   readonly #options: SenderMarkersOptions
   readonly #stop = new AbortController()
   #pending = new Map<string, MarkerMove>()
   #running: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #lastRoundAt = -Infinity
 
   constructor (options: SenderMarkersOptions) {
     this.#options = options
@@ -45,6 +50,7 @@ export class SenderMarkers {
   /** Stops retrying and waits for the round being written. */
   async close (): Promise<void> {
     this.#stop.abort()
+    clearTimeout(this.#timer)
     await this.#running
   }
 
@@ -56,25 +62,35 @@ export class SenderMarkers {
   }
 
   #run (): void {
-    if (this.#running !== undefined || this.#pending.size === 0 || this.#stop.signal.aborted) return
+    if (this.#running !== undefined || this.#timer !== undefined || this.#pending.size === 0 || this.#stop.signal.aborted) return
+    const wait = this.#lastRoundAt + ROUND_INTERVAL_MS - Date.now()
+    if (wait > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#run()
+      }, wait)
+      this.#timer.unref()
+      return
+    }
+    this.#lastRoundAt = Date.now()
     const round = [...this.#pending.values()]
     this.#pending = new Map()
-    this.#running = Promise.all(round.map((move) => this.#write(move))).then(() => {
+    this.#running = this.#write(round).then(() => {
       this.#running = undefined
       this.#run()
     })
   }
 
-  async #write (move: MarkerMove): Promise<void> {
-    const { advance, moved, retries, minTimeoutMs, maxTimeoutMs, log } = this.#options
+  async #write (round: MarkerMove[]): Promise<void> {
+    const { advanceAll, moved, retries, minTimeoutMs, maxTimeoutMs, log } = this.#options
     try {
-      const advanced = await pRetry(
-        () => advance(move),
+      const count = await pRetry(
+        () => advanceAll(round),
         { retries, minTimeout: minTimeoutMs, maxTimeout: maxTimeoutMs, signal: this.#stop.signal }
       )
-      if (advanced) moved(move)
+      moved(count)
     } catch (error) {
-      if (!this.#stop.signal.aborted) log.warn({ err: error, channel: move.channel, user: move.user }, 'moving a sender\'s read marker failed; the next message moves it')
+      if (!this.#stop.signal.aborted) log.warn({ err: error, markers: round.length }, 'moving senders\' read markers failed; their next messages move them')
     }
   }
 }

@@ -49,7 +49,7 @@ export interface ChatMetrics {
   /** A message deleted (a second delete of it is not counted). */
   deleted (): void
   /** A read marker moved forward: marked read over REST or WebSocket, or by its user's own message. */
-  markerMoved (): void
+  markerMoved (count?: number): void
   /** Gauges read when scraped, from their owners. */
   watchQueueDepth (read: () => number): void
   watchConnections (read: () => number): void
@@ -227,8 +227,8 @@ export class PrometheusMetrics implements ChatMetrics {
     this.#deleted++
   }
 
-  markerMoved (): void {
-    this.#markersMoved++
+  markerMoved (count = 1): void {
+    this.#markersMoved += count
   }
 
   watchQueueDepth (read: () => number): void {

@@ -1,4 +1,4 @@
-import { MongoServerError, type Collection } from 'mongodb'
+import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection } from 'mongodb'
 
 const DUPLICATE_KEY = 11000
 
@@ -60,6 +60,34 @@ export class ReadMarkers {
         if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error
         if (attempt === 2) return false
       }
+    }
+  }
+
+  /**
+   * Moves many markers forward in one command (as `advance` does each); resolves with how many
+   * moved. An insert that meets the unique index is tried again alone, as `advance` would.
+   */
+  async advanceAll (moves: readonly MarkerMove[]): Promise<number> {
+    if (moves.length === 0) return 0
+    await this.#connected()
+    const at = new Date()
+    const operations: Array<AnyBulkWriteOperation<ReadMarkerDocument>> = moves.map((move) => ({
+      updateOne: {
+        filter: { channel: move.channel, user: move.user, seq: { $lt: move.seq } },
+        update: { $set: { seq: move.seq, id: move.id, at } },
+        upsert: true
+      }
+    }))
+    try {
+      const result = await this.#collection.bulkWrite(operations, { ordered: false })
+      return result.modifiedCount + result.upsertedCount
+    } catch (error) {
+      if (!(error instanceof MongoBulkWriteError)) throw error
+      const failed = error.writeErrors
+      const writeErrors = Array.isArray(failed) ? failed : [failed]
+      if (writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error
+      const retried = await Promise.all(writeErrors.map(async (writeError) => await this.advance(moves[writeError.index]!)))
+      return error.result.modifiedCount + error.result.upsertedCount + retried.filter(Boolean).length
     }
   }
 
