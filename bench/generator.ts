@@ -3,10 +3,11 @@
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { LeanSocket } from './lean-socket.js'
+import { measureWindow, type LoadShape } from './measure-window.js'
 
 export type ServerKind = 'service' | 'raw-ws' | 'fastify-ws' | 'socket.io'
 
-export interface GeneratorConfig {
+export interface GeneratorConfig extends LoadShape {
   kind: ServerKind
   port: number
   /** Several instances of one cluster: socket i goes to ports[i % ports.length]. */
@@ -14,14 +15,6 @@ export interface GeneratorConfig {
   subscribers: number
   channels: number
   publishers: number
-  /** Closed loop: messages each publisher keeps in flight. */
-  window?: number
-  /** Open loop: messages per second over all publishers. */
-  rate?: number
-  durationMs: number
-  warmupMs: number
-  payloadBytes: number
-  jwtSecret?: string
   /** Connect, report, and hold the connections idle until stdin closes. */
   idle?: boolean
   /** Service only: every frame carries a clientId (holding its send time), so the service acks it. */
@@ -231,18 +224,7 @@ async function run (): Promise<GeneratorResult> {
       while (published + refused < due) publish(publishers[next++ % publishers.length]!)
     }, 2)
   }
-  await sleep(config.warmupMs)
-  measuring = true
-  console.log(JSON.stringify({ event: 'measure-start' }))
-  const deliveredBefore = delivered
-  const cpuBefore = process.cpuUsage()
-  const measureStart = performance.now()
-  await sleep(config.durationMs)
-  const measuredSeconds = (performance.now() - measureStart) / 1000
-  const deliveredInWindow = delivered - deliveredBefore
-  const cpu = process.cpuUsage(cpuBefore)
-  console.log(JSON.stringify({ event: 'measure-end' }))
-  measuring = false
+  const { measuredSeconds, deliveredInWindow, cpu } = await measureWindow(config, () => delivered, (on) => { measuring = on })
   publishing = false
   clearInterval(timer)
   const drainUntil = performance.now() + 5_000

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { LeanSocket } from './lean-socket.js'
 import { channelName, channelsOf, CONTENT, digits, frames, Histogram, MARK, markedContent, membersOf, slotOf, SUBSCRIBED, type ManyConfig, type ManyResult } from './many-scenario.js'
+import { measureWindow } from './measure-window.js'
 
 const config = JSON.parse(process.argv[2]!) as ManyConfig
 const { kind, perSocket, channels, publishers, first } = config
@@ -135,18 +136,7 @@ async function run (): Promise<ManyResult> {
       while (published < due) publish(senders[next++ % senders.length]!)
     }, 2)
   }
-  await sleep(config.warmupMs)
-  measuring = true
-  console.log(JSON.stringify({ event: 'measure-start' }))
-  const deliveredBefore = delivered
-  const cpuBefore = process.cpuUsage()
-  const measureStart = performance.now()
-  await sleep(config.durationMs)
-  const measuredSeconds = (performance.now() - measureStart) / 1000
-  const deliveredInWindow = delivered - deliveredBefore
-  const cpu = process.cpuUsage(cpuBefore)
-  console.log(JSON.stringify({ event: 'measure-end' }))
-  measuring = false
+  const { measuredSeconds, deliveredInWindow, cpu } = await measureWindow(config, () => delivered, (on) => { measuring = on })
   publishing = false
   clearInterval(timer)
   const drainUntil = performance.now() + 5_000

@@ -1,10 +1,11 @@
+import type { LoadShape } from './measure-window.js'
 // The many-channels scenario's shared parts: which channels a socket joins, the frames each
 // server speaks, the marked content a delivery is read back from, a latency histogram. No side
 // effects, so the part, the generator and a unit test can all import it.
 
 export type RoomServerKind = 'service' | 'raw-ws-rooms' | 'socket.io-rooms'
 
-export interface ManyConfig {
+export interface ManyConfig extends LoadShape {
   kind: RoomServerKind
   port: number
   /** Sockets this process opens, numbered from `first`: socket i subscribes to channelsOf(i). */
@@ -16,14 +17,6 @@ export interface ManyConfig {
   channels: number
   /** Sockets first..first+publishers-1 also publish, each to its own channels in turn. */
   publishers: number
-  /** Closed loop: messages each publisher keeps in flight. */
-  window?: number
-  /** Open loop: messages per second over all publishers. */
-  rate?: number
-  durationMs: number
-  warmupMs: number
-  payloadBytes: number
-  jwtSecret?: string
   /** Connect, subscribe, report, and hold the sockets idle until stdin closes. */
   idle?: boolean
 }

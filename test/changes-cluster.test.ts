@@ -1,23 +1,13 @@
 // Read state and message changes across three instances (server.ts processes) sharing one
 // MongoDB and one Redis.
 import t from 'tap'
-import { bearer, Client, get, post, sleep, startCluster, wsUrlOf as wsUrl } from './helper.js'
+import { bearer, call, Client, get, post, sleep, startCluster, wsUrlOf as wsUrl } from './helper.js'
 
 const member = (id: string, roles: string[] = []) => ({ id, groups: ['team'], realm_access: { roles } })
 const ann = member('ann')
 const ben = member('ben')
 const moderator = member('mo', ['chat-moderator'])
 const env = { JWT_ROLES_CLAIM: 'realm_access.roles' }
-
-async function call (method: string, url: string, user: object, body?: unknown): Promise<{ status: number, body: any }> {
-  const response = await fetch(url, {
-    method,
-    headers: { ...bearer(user), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  const text = await response.text()
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
-}
 
 t.test('edits and deletes reach sockets on every instance in order; a socket that reconnects elsewhere with since gets them once; history shows the tombstone', async (t) => {
   const { servers } = await startCluster(t, env)

@@ -2,22 +2,12 @@
 // history shows, and how live and reconnecting clients learn of them.
 import t from 'tap'
 import { ObjectId } from 'mongodb'
-import { bearer, buildService, Client, get, post } from './helper.js'
+import { bearer, buildService, call, Client, get, post } from './helper.js'
 
 const ann = { id: 'ann', groups: ['team'] }
 const ben = { id: 'ben', groups: ['team'] }
 const moderator = { id: 'mo', groups: ['team'], realm_access: { roles: ['offline_access', 'chat-moderator'] } }
 const outsideModerator = { id: 'mx', groups: [], realm_access: { roles: ['chat-moderator'] } }
-
-async function call (method: string, url: string, user: object, body?: unknown): Promise<{ status: number, body: any }> {
-  const response = await fetch(url, {
-    method,
-    headers: { ...bearer(user), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  const text = await response.text()
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
-}
 
 t.test('an edit by the sender answers the message with its new content; anyone else 403; unknown and deleted ids 404', async (t) => {
   const service = await buildService(t)

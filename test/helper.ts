@@ -103,6 +103,17 @@ export async function post (
   return { status: response.status, body: await response.json(), headers: response.headers }
 }
 
+/** A request as the user (a bearer token for the claims), with a JSON body when given; an empty answer has no body. */
+export async function call (method: string, url: string, user: object, body?: unknown): Promise<{ status: number, body: any }> {
+  const response = await fetch(url, {
+    method,
+    headers: { ...bearer(user), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  const text = await response.text()
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
+}
+
 export async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> {
   const response = await fetch(url, { headers })
   return { status: response.status, body: await response.json() }
