@@ -7,7 +7,7 @@ import chat from '../app.js'
 import { launchBrowser } from './browser.js'
 import { buildService, SECRET, startMongo } from './helper.js'
 
-const OPERATIONS = 8
+const OPERATIONS = 13
 
 async function renderDocs (t: Test, browser: Browser, url: string): Promise<void> {
   const context = await browser.newContext()
