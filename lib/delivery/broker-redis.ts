@@ -5,6 +5,7 @@ import { ready, type RedisClient } from './redis-connection.js'
 import { jsonAfterSeq, jsonBeforeSeq, withSeq, type ChatMessage, type Draft } from '../messages/message.js'
 import { LocalSequencer, type Position } from '../messages/sequencer.js'
 import { ThrottledWarnings } from '../operations/throttled-warnings.js'
+import { within } from '../util/within.js'
 import { frameCount, textFrameOf } from './frame-bytes.js'
 
 /** A channel's sequencer state outlives its last message by this much; after it, a new epoch starts. */
@@ -14,6 +15,8 @@ const SEQUENCE_SWEEP_MS = 60_000
 const CLIENT_ID_TTL_MS = 10 * 60 * 1000
 /** Channels whose newest seq this instance remembers at most (a floor for sequencing while Redis is away). */
 const REMEMBERED_CHANNELS = 100_000
+/** While Redis's first connection is on its way, how long a channel waits for its subscription to be live. */
+const FIRST_CONNECTION_WAIT_MS = 2_000
 
 // Every key of a channel, and its pub/sub channel, carry the channel in braces: one Redis Cluster
 // slot per channel, so the ordering script's keys and its shard channel are all on one shard.
@@ -159,6 +162,8 @@ export class RedisFanout implements Fanout {
   #timer: NodeJS.Timeout | undefined
   /** By channel, in call order. */
   #pending = new Map<string, PendingPublish[]>()
+  /** Until the subscriber's first connection is ready or has failed: subscriptions made meanwhile go out as soon as it is ready. */
+  #firstConnection: boolean
 
   constructor (options: RedisFanoutOptions) {
     this.#options = options
@@ -166,6 +171,11 @@ export class RedisFanout implements Fanout {
     const { hub, subscriber, publisher, sharded } = options
     publisher.defineCommand('chatPublish', { lua: publishScript(sharded ? 'SPUBLISH' : 'PUBLISH') })
     subscriber.on(sharded ? 'smessageBuffer' : 'messageBuffer', (redisChannel: Buffer, payload: Buffer) => this.#receive(redisChannel, payload))
+    // ioredis emits each status it enters as an event, for one Redis and for a cluster alike.
+    this.#firstConnection = subscriber.status !== 'ready'
+    const connected = (): void => { this.#firstConnection = false }
+    subscriber.once('ready', connected)
+    subscriber.once('close', connected)
     hub.watch({
       onChannelOpened: (channel) => this.#subscribe(channel),
       onChannelClosed: (channel) => { if (!this.#holds.has(channel)) this.#unsubscribe(channel) }
@@ -324,8 +334,12 @@ export class RedisFanout implements Fanout {
 
   live (channel: string): Promise<void> {
     const subscription = this.#subscriptions.get(channel)
-    if (subscription === undefined || this.#options.subscriber.status !== 'ready') return Promise.resolve()
-    return subscription.then(() => {}, () => {})
+    if (subscription === undefined) return Promise.resolve()
+    const subscribed = subscription.then(() => {}, () => {})
+    if (this.#options.subscriber.status === 'ready') return subscribed
+    // Starting: the subscription goes out once the first connection is ready (a socket that opened
+    // before, with its ready check in flight, missed the first messages). Redis away: at once.
+    return this.#firstConnection ? within(subscribed, FIRST_CONNECTION_WAIT_MS, undefined) : Promise.resolve()
   }
 
   hold (channel: string): ChannelHold {
