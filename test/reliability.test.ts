@@ -75,7 +75,8 @@ t.test('retries exhausted: the batch goes to the dead-letter file, and a restart
   const deadLetterFile = join(directory, 'dead-letter.jsonl')
   // Each attempt against a stopped server waits out server selection (5 s): a window long
   // enough for the four concurrent posts to form at most two batches (the first may go alone,
-  // at once) keeps the test within its timeout.
+  // at once) keeps the test within its timeout. Two batches, one after the other, of two
+  // attempts each take about 20 s, more on a slow machine: the waits below allow 45 s.
   const options = { retryAttempts: 1, writeRetryMaxDelayMs: 20, writeBatchWindowMs: 500, deadLetterFile }
   // The file, and the copies a replay renames it to while it retries against a database still down.
   const deadLetterLines = async () => {
@@ -86,7 +87,7 @@ t.test('retries exhausted: the batch goes to the dead-letter file, and a restart
   const first = await buildService(t, options, { uri: mongo.uri, db: 'dlq' })
   await mongo.stop()
   const accepted = await Promise.all([1, 2, 3, 4].map(async (i) => (await send(first.base, `lost? ${i}`)).body.id))
-  const lines = await eventually(deadLetterLines, (found) => found.length === 4, 20_000)
+  const lines = await eventually(deadLetterLines, (found) => found.length === 4, 45_000)
   t.same(lines.map((line) => JSON.parse(line)._id).sort(), accepted.sort(), 'one JSON message per line')
   t.match(JSON.parse(lines[0]!), { channel: 'team', sender: 'alice', content: /lost/, createdAt: String })
   await first.host.close()
