@@ -22,16 +22,8 @@ export interface ChatMessage {
 export type Draft = Omit<ChatMessage, 'seq'>
 
 /** A chat message as MongoDB stores it: the message id is the `_id`, so a retried write cannot duplicate it. */
-export interface MessageDocument {
+export interface MessageDocument extends Omit<ChatMessage, 'id'> {
   _id: ObjectId
-  channel: string
-  sender: string
-  content: string
-  createdAt: Date
-  seq: number
-  clientId?: string
-  editedAt?: Date
-  deletedAt?: Date
   /** The seq of the last change applied (see lib/messages/message-changes.ts): an older one that comes late changes nothing. */
   changeSeq?: number
 }
